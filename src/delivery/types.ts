@@ -1,0 +1,34 @@
+import type { MessageKind } from '../mapping/types.js';
+
+/** A message leased from the store for one delivery attempt. */
+export interface ClaimedMessage {
+  id: number;
+  eventId: string;
+  kind: MessageKind;
+  /** The DCS message, serialized once at enqueue time: sent as is. */
+  body: string;
+  /** Attempts made before this one. */
+  attempts: number;
+  /** Epoch ms when the event was accepted (for latency and retry expiry). */
+  acceptedAt: number;
+}
+
+/** What happened to one message in one attempt. Retry reasons are metric labels: keep them stable. */
+export type RetryReason = 'http_429' | 'http_5xx' | 'network' | 'timeout' | 'auth' | 'circuit_open' | 'http_4xx';
+
+export type MessageOutcome =
+  | { id: number; outcome: 'delivered' }
+  | { id: number; outcome: 'rejected'; reason: string; detail: string }
+  | { id: number; outcome: 'retry'; reason: RetryReason; detail: string; retryAfterMs?: number };
+
+/**
+ * Where delivered messages go: the AEP streaming client, or the dry-run file.
+ * A sink returns one outcome per message it was given, and never throws for a delivery failure.
+ */
+export interface Sink {
+  readonly name: 'aep' | 'dry-run';
+  send(batch: ClaimedMessage[], signal: AbortSignal): Promise<MessageOutcome[]>;
+  /** For /readyz: can this sink deliver now (e.g. an IMS token is cached or obtainable)? */
+  readiness(): Promise<{ ok: true } | { ok: false; reason: string }>;
+  close(): Promise<void>;
+}
