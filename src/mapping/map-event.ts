@@ -1,0 +1,98 @@
+import type { CapillaryEvent } from '../ingest/capillary-event.js';
+import { programOf, type MappingContext } from './context.js';
+import { toDcsMessage } from './dcs-message.js';
+import { eventSpec } from './event-families.js';
+import { buildExperienceEvent } from './experience-event.js';
+import { FAMILY_MAPPERS } from './families/index.js';
+import { buildIdentities } from './identities.js';
+import { buildProfileRecord } from './profile-record.js';
+import type { MappingOptions, MappingResult, OutboundMessage } from './types.js';
+import { asRecord, epochMsToIso } from './values.js';
+
+/** Stable warning codes (counted in metrics, logged, shown in the admin API). */
+export const MAPPING_WARNINGS = Object.freeze({
+  /** The event names nobody: it is sent, but AEP cannot stitch it to a profile. */
+  noIdentity: 'no_identity',
+  /** Neither createdAt nor receivedAt was a usable instant: the timestamp is the Unix epoch. */
+  invalidTimestamp: 'invalid_timestamp',
+  /** The event had no eventId: `_id` is a hash of its content (ingest normally rejects these). */
+  missingEventId: 'missing_event_id',
+  /** The mapper failed unexpectedly: the event is reported unmapped so it can be replayed after a fix. */
+  mappingError: 'mapping_error',
+});
+
+/**
+ * Maps one Capillary event to the DCS messages to send: an ExperienceEvent for every known event,
+ * plus a Profile record when the event carries the member's loyalty state and a profile dataset is
+ * configured. Pure: the same event and options always give the same result; no I/O, no clock.
+ * Never throws.
+ */
+export function mapEvent(event: CapillaryEvent, options: MappingOptions): MappingResult {
+  try {
+    return mapKnownEvent(event, options);
+  } catch {
+    return { status: 'unmapped', messages: [], warnings: [MAPPING_WARNINGS.mappingError] };
+  }
+}
+
+function mapKnownEvent(event: CapillaryEvent, options: MappingOptions): MappingResult {
+  const eventName = typeof event.eventName === 'string' ? event.eventName : '';
+  const spec = eventSpec(eventName);
+  if (spec === undefined) return { status: 'unmapped', messages: [], warnings: [] };
+
+  const warnings: string[] = [];
+  const time = eventTime(event);
+  if (time.valid === false) warnings.push(MAPPING_WARNINGS.invalidTimestamp);
+  if (typeof event.eventId !== 'string' || event.eventId.trim() === '') warnings.push(MAPPING_WARNINGS.missingEventId);
+
+  const data = asRecord(event.data) ?? {};
+  const identities = buildIdentities(data, options);
+  if (identities.identityMap === undefined) warnings.push(MAPPING_WARNINGS.noIdentity);
+
+  const ctx: MappingContext = {
+    event,
+    eventName,
+    data,
+    options,
+    timestampMs: time.ms,
+    timestamp: time.iso,
+    customerId: identities.customerId,
+    program: programOf(data),
+  };
+  const family = FAMILY_MAPPERS[spec.family](ctx);
+  const tenantKey = tenantKeyOf(options.tenantId);
+
+  const messages: OutboundMessage[] = [
+    {
+      kind: 'event',
+      message: toDcsMessage(buildExperienceEvent(ctx, identities.identityMap, family, tenantKey), options.event, options),
+      sourceCreatedAt: time.ms,
+    },
+  ];
+  const profile = buildProfileRecord(ctx, spec.profile, identities.identityMap, family, tenantKey);
+  if (profile !== undefined && options.profile !== undefined) {
+    messages.push({
+      kind: 'profile',
+      message: toDcsMessage(profile.entity, options.profile, options),
+      profileKey: profile.profileKey,
+      sourceCreatedAt: time.ms,
+    });
+  }
+  return { status: 'mapped', messages, warnings };
+}
+
+/** createdAt, else receivedAt (the relay's acceptance time), as epoch ms and ISO-8601 UTC. */
+function eventTime(event: CapillaryEvent): { ms: number; iso: string; valid: boolean } {
+  for (const candidate of [event.createdAt, event.receivedAt]) {
+    if (typeof candidate !== 'number') continue;
+    const iso = epochMsToIso(candidate);
+    if (iso !== undefined) return { ms: Math.trunc(candidate), iso, valid: true };
+  }
+  return { ms: 0, iso: new Date(0).toISOString(), valid: false };
+}
+
+/** `_<tenantId>`; the id is configured without the underscore, but one given with it still works. */
+function tenantKeyOf(tenantId: string | undefined): string | undefined {
+  const id = typeof tenantId === 'string' ? tenantId.trim().replace(/^_+/, '') : '';
+  return id === '' ? undefined : `_${id}`;
+}
