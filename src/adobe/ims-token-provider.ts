@@ -1,0 +1,425 @@
+import { request, type Dispatcher } from 'undici';
+import type { Logger } from 'pino';
+import { RelayError } from '../errors.js';
+import type { Metrics } from '../ops/metrics.js';
+
+/**
+ * One cached Adobe IMS access token (OAuth server-to-server, client credentials), shared by the
+ * process: single flight, refreshed in the background ahead of expiry, retried with backoff while the
+ * current token is still served. Shape after platformatic/undici-oidc-interceptor.
+ * Behaviour and IMS quirks: /work/shared/reference/adobe-streaming-and-ims.md.
+ */
+export interface TokenProvider {
+  /** A valid token, minting one (once, however many callers) when none is cached. */
+  getToken(signal?: AbortSignal): Promise<string>;
+  /** After Adobe answered 401/403 with `token`: drop it if it is still the cached one. */
+  invalidate(token: string): void;
+  status(): { valid: boolean; expiresAt?: number; lastErrorCode?: string };
+  close(): Promise<void>;
+}
+
+export type ImsErrorCode = 'IMS_UNAVAILABLE' | 'IMS_REJECTED' | 'IMS_CLOSED' | 'IMS_ABORTED';
+
+/** Never carries the client secret or a token in its message or fields. A 503 if it reaches a route. */
+export class ImsTokenError extends RelayError {
+  declare readonly code: ImsErrorCode;
+  /** HTTP status from IMS, when it answered. */
+  readonly status: number | undefined;
+  /** IMS `error` field, e.g. `invalid_client`. */
+  readonly imsError: string | undefined;
+  /** IMS `x-debug-id` response header: what Adobe support asks for. */
+  readonly debugId: string | undefined;
+
+  constructor(
+    code: ImsErrorCode,
+    message: string,
+    fields: { status?: number | undefined; imsError?: string | undefined; debugId?: string | undefined; cause?: unknown } = {},
+  ) {
+    super(code, message, {
+      statusCode: 503,
+      cause: fields.cause,
+      context: { imsStatus: fields.status, imsError: fields.imsError, debugId: fields.debugId },
+    });
+    this.name = 'ImsTokenError';
+    this.status = fields.status;
+    this.imsError = fields.imsError;
+    this.debugId = fields.debugId;
+  }
+}
+
+export interface ImsTokenProviderDeps {
+  imsUrl: string;
+  clientId: string;
+  clientSecret: string;
+  /** Comma-separated, as IMS wants it. */
+  scopes: string;
+  dispatcher: Dispatcher;
+  logger: Logger;
+  metrics: Metrics;
+  now?: () => number;
+  /** How long before expiry to refresh; default 5 min, and never more than 10% of the token's lifetime. */
+  refreshAheadMs?: number;
+  requestTimeoutMs?: number;
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+}
+
+const DEFAULT_REFRESH_AHEAD_MS = 5 * 60_000;
+const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+const DEFAULT_RETRY_BASE_MS = 1_000;
+const DEFAULT_RETRY_MAX_MS = 60_000;
+/** IMS tokens live ~24 h; anything claiming more is a unit mix-up, so do not believe it past this. */
+export const MAX_TOKEN_LIFETIME_MS = 48 * 3_600_000;
+/** Used when IMS gives no usable lifetime: short enough that a wrong guess heals itself soon. */
+const FALLBACK_LIFETIME_MS = 10 * 60_000;
+/** Accept a JWT's created_at as "now" in our clock when within this skew; else only trust its lifetime. */
+const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+const MAX_ERROR_TEXT = 300;
+
+interface CachedToken {
+  token: string;
+  expiresAt: number;
+  refreshAt: number;
+}
+
+/**
+ * The token's lifetime in ms, and when it was issued if the JWT says so.
+ * `expires_in` is seconds on /ims/token/v2 and v3, milliseconds on /ims/token and /ims/token/v1;
+ * the JWT's own `created_at` + `expires_in` claims (ms) settle it when present.
+ */
+export function tokenLifetime(
+  imsUrl: string,
+  body: { access_token: string; expires_in?: unknown },
+  now: number,
+): { lifetimeMs: number; expiresAt: number; source: 'jwt' | 'seconds' | 'milliseconds' | 'fallback'; clamped: boolean } {
+  const claims = jwtClaims(body.access_token);
+  if (claims) {
+    const createdAt = toNumber(claims.created_at);
+    const expiresIn = toNumber(claims.expires_in);
+    if (createdAt !== undefined && expiresIn !== undefined && expiresIn > 0) {
+      // created_at is IMS's clock; use it only if it agrees with ours, else count from now.
+      const base = Math.abs(now - createdAt) <= MAX_CLOCK_SKEW_MS ? createdAt : now;
+      return clampLifetime(base + expiresIn - now, now, 'jwt');
+    }
+  }
+  const raw = toNumber(body.expires_in);
+  if (raw === undefined || raw <= 0) {
+    return { lifetimeMs: FALLBACK_LIFETIME_MS, expiresAt: now + FALLBACK_LIFETIME_MS, source: 'fallback', clamped: true };
+  }
+  const unit = expiresInUnit(imsUrl, raw);
+  return clampLifetime(unit === 'seconds' ? raw * 1000 : raw, now, unit);
+}
+
+function clampLifetime(
+  lifetimeMs: number,
+  now: number,
+  source: 'jwt' | 'seconds' | 'milliseconds',
+): { lifetimeMs: number; expiresAt: number; source: 'jwt' | 'seconds' | 'milliseconds' | 'fallback'; clamped: boolean } {
+  if (!Number.isFinite(lifetimeMs) || lifetimeMs <= 0) {
+    // Already expired by its own claims, or nonsense: a short life makes us ask again soon.
+    return { lifetimeMs: FALLBACK_LIFETIME_MS, expiresAt: now + FALLBACK_LIFETIME_MS, source: 'fallback', clamped: true };
+  }
+  const clamped = lifetimeMs > MAX_TOKEN_LIFETIME_MS;
+  const ms = clamped ? MAX_TOKEN_LIFETIME_MS : lifetimeMs;
+  return { lifetimeMs: ms, expiresAt: now + ms, source, clamped };
+}
+
+/** Decided by the URL path; for a path IMS does not document, by magnitude (a day in ms is > 1e6). */
+export function expiresInUnit(imsUrl: string, value: number): 'seconds' | 'milliseconds' {
+  let path = '';
+  try {
+    path = new URL(imsUrl).pathname.replace(/\/+$/, '');
+  } catch {
+    /* fall through to magnitude */
+  }
+  if (/\/ims\/token\/v[2-9]\d*$/.test(path)) return 'seconds';
+  if (/\/ims\/token(\/v1)?$/.test(path)) return 'milliseconds';
+  return value >= 1_000_000 ? 'milliseconds' : 'seconds';
+}
+
+function jwtClaims(token: string): Record<string, unknown> | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3 || !parts[1]) return undefined;
+  try {
+    const payload: unknown = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+    return payload && typeof payload === 'object' && !Array.isArray(payload) ? (payload as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function toNumber(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+  if (typeof value === 'string' && value.trim() !== '') {
+    const n = Number(value);
+    return Number.isFinite(n) ? n : undefined;
+  }
+  return undefined;
+}
+
+export function createImsTokenProvider(deps: ImsTokenProviderDeps): TokenProvider {
+  const now = deps.now ?? Date.now;
+  const log = deps.logger;
+  const refreshAheadMs = deps.refreshAheadMs ?? DEFAULT_REFRESH_AHEAD_MS;
+  const requestTimeoutMs = deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const retryBaseMs = deps.retryBaseMs ?? DEFAULT_RETRY_BASE_MS;
+  const retryMaxMs = deps.retryMaxMs ?? DEFAULT_RETRY_MAX_MS;
+  const { imsTokenRequests, imsTokenExpiry } = deps.metrics;
+
+  let current: CachedToken | undefined;
+  let inFlight: Promise<CachedToken> | undefined;
+  let inFlightAbort: AbortController | undefined;
+  /** Refresh-ahead or retry timer; at most one at a time. */
+  let timer: NodeJS.Timeout | undefined;
+  let consecutiveFailures = 0;
+  let lastError: ImsTokenError | undefined;
+  /** No new mint attempt before this (after a failure), so a dead IMS is not hammered. */
+  let nextAttemptAt = 0;
+  let closed = false;
+
+  const isValid = (t: CachedToken | undefined, at = now()): t is CachedToken => t !== undefined && at < t.expiresAt;
+
+  function updateExpiryGauge(): void {
+    imsTokenExpiry.set(current ? Math.max(0, (current.expiresAt - now()) / 1000) : 0);
+  }
+
+  function clearTimer(): void {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+  }
+
+  function schedule(at: number): void {
+    clearTimer();
+    if (closed) return;
+    // setTimeout cannot wait past ~24.8 days; lifetimes are clamped well below.
+    timer = setTimeout(() => {
+      timer = undefined;
+      void backgroundMint();
+    }, Math.max(0, at - now()));
+  }
+
+  function backoffMs(): number {
+    const ceiling = Math.min(retryMaxMs, retryBaseMs * 2 ** Math.min(consecutiveFailures - 1, 30));
+    // "Equal jitter": at least half the step, so retries never collapse to zero delay.
+    return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+  }
+
+  async function backgroundMint(): Promise<void> {
+    try {
+      await mint();
+    } catch {
+      // Logged and rescheduled by mint(); the cached token (if any) keeps being served.
+    }
+  }
+
+  function mint(): Promise<CachedToken> {
+    if (inFlight) return inFlight;
+    if (closed) return Promise.reject(closedError());
+    const abort = new AbortController();
+    inFlightAbort = abort;
+    clearTimer();
+    const p = requestToken(abort.signal).then(
+      (token) => {
+        current = token;
+        consecutiveFailures = 0;
+        lastError = undefined;
+        nextAttemptAt = 0;
+        updateExpiryGauge();
+        schedule(token.refreshAt);
+        return token;
+      },
+      (err: unknown) => {
+        const error = err instanceof ImsTokenError ? err : new ImsTokenError('IMS_UNAVAILABLE', 'IMS token request failed');
+        if (closed) throw error;
+        consecutiveFailures += 1;
+        lastError = error;
+        const delay = backoffMs();
+        nextAttemptAt = now() + delay;
+        const stillValid = isValid(current);
+        // While a still-valid token is served, keep trying in the background; once it is gone,
+        // the next getToken tries (no earlier than nextAttemptAt).
+        if (stillValid) schedule(Math.min(nextAttemptAt, current!.expiresAt));
+        log.warn(
+          {
+            code: error.code,
+            status: error.status,
+            imsError: error.imsError,
+            debugId: error.debugId,
+            consecutiveFailures,
+            retryInMs: delay,
+            servingCachedToken: stillValid,
+          },
+          'IMS token request failed',
+        );
+        throw error;
+      },
+    );
+    inFlight = p.finally(() => {
+      inFlight = undefined;
+      if (inFlightAbort === abort) inFlightAbort = undefined;
+    });
+    return inFlight;
+  }
+
+  async function requestToken(signal: AbortSignal): Promise<CachedToken> {
+    const form = new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: deps.clientId,
+      client_secret: deps.clientSecret,
+      scope: deps.scopes,
+    }).toString();
+    const timeout = new AbortController();
+    const t = setTimeout(() => timeout.abort(), requestTimeoutMs);
+    const combined = AbortSignal.any([signal, timeout.signal]);
+    let res: Dispatcher.ResponseData;
+    let text: string;
+    try {
+      res = await request(deps.imsUrl, {
+        method: 'POST',
+        dispatcher: deps.dispatcher,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: form,
+        signal: combined,
+      });
+      text = await res.body.text();
+    } catch (err) {
+      imsTokenRequests.inc({ outcome: 'network_error' });
+      if (signal.aborted) throw closedError();
+      const what = timeout.signal.aborted ? `timed out after ${requestTimeoutMs} ms` : describeNetworkError(err);
+      throw new ImsTokenError('IMS_UNAVAILABLE', `IMS token request failed: ${what}`);
+    } finally {
+      clearTimeout(t);
+    }
+
+    const debugId = headerValue(res.headers['x-debug-id']);
+    let json: Record<string, unknown> | undefined;
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) json = parsed as Record<string, unknown>;
+    } catch {
+      /* not JSON */
+    }
+
+    if (res.statusCode < 200 || res.statusCode >= 300) {
+      imsTokenRequests.inc({ outcome: 'error' });
+      const imsError = typeof json?.error === 'string' ? scrub(json.error) : undefined;
+      const description = typeof json?.error_description === 'string' ? scrub(json.error_description) : undefined;
+      // 4xx is our configuration (invalid_client, invalid_scope); 408/429 are IMS being busy.
+      const rejected = res.statusCode >= 400 && res.statusCode < 500 && res.statusCode !== 408 && res.statusCode !== 429;
+      const detail = [imsError, description].filter(Boolean).join(': ') || `HTTP ${res.statusCode}`;
+      throw new ImsTokenError(
+        rejected ? 'IMS_REJECTED' : 'IMS_UNAVAILABLE',
+        `IMS refused the token request (HTTP ${res.statusCode}): ${detail}`,
+        { status: res.statusCode, imsError, debugId },
+      );
+    }
+
+    const accessToken = json?.access_token;
+    if (typeof accessToken !== 'string' || accessToken === '') {
+      imsTokenRequests.inc({ outcome: 'error' });
+      throw new ImsTokenError('IMS_UNAVAILABLE', 'IMS answered without an access_token', {
+        status: res.statusCode,
+        debugId,
+      });
+    }
+    imsTokenRequests.inc({ outcome: 'success' });
+    const at = now();
+    const life = tokenLifetime(deps.imsUrl, { access_token: accessToken, expires_in: json?.expires_in }, at);
+    if (life.clamped) {
+      log.warn({ source: life.source, lifetimeMs: life.lifetimeMs, debugId }, 'IMS token lifetime looked wrong; using a safe value');
+    }
+    const ahead = Math.min(refreshAheadMs, life.lifetimeMs * 0.1);
+    log.debug({ expiresAt: new Date(life.expiresAt).toISOString(), lifetimeSource: life.source }, 'IMS token minted');
+    return { token: accessToken, expiresAt: life.expiresAt, refreshAt: life.expiresAt - ahead };
+  }
+
+  /** IMS may echo what it was sent; make sure the secret never reaches a message or log. */
+  function scrub(text: string): string {
+    let out = text.length > MAX_ERROR_TEXT ? `${text.slice(0, MAX_ERROR_TEXT)}…` : text;
+    if (deps.clientSecret) out = out.split(deps.clientSecret).join('[redacted]');
+    return out;
+  }
+
+  function closedError(): ImsTokenError {
+    return new ImsTokenError('IMS_CLOSED', 'IMS token provider is closed');
+  }
+
+  function waitWithSignal<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    if (!signal) return p;
+    if (signal.aborted) return Promise.reject(new ImsTokenError('IMS_ABORTED', 'token request aborted by caller'));
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(new ImsTokenError('IMS_ABORTED', 'token request aborted by caller'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+  }
+
+  return {
+    async getToken(signal) {
+      if (closed) throw closedError();
+      const at = now();
+      if (isValid(current, at)) {
+        const token = current;
+        // The refresh timer normally does this; this catches a late timer (or an injected clock).
+        if (at >= token.refreshAt && !inFlight && at >= nextAttemptAt) void backgroundMint();
+        updateExpiryGauge();
+        return token.token;
+      }
+      if (!inFlight && lastError && at < nextAttemptAt) {
+        // Failed a moment ago with no token to fall back on: answer now instead of asking IMS again.
+        const { status, imsError, debugId } = lastError;
+        throw new ImsTokenError(lastError.code, `${lastError.message} (next attempt in ${nextAttemptAt - at} ms)`, {
+          status,
+          imsError,
+          debugId,
+        });
+      }
+      const token = await waitWithSignal(mint(), signal);
+      return token.token;
+    },
+
+    invalidate(token) {
+      if (current?.token !== token) return;
+      current = undefined;
+      if (!inFlight) clearTimer();
+      // Adobe refused it: a fresh mint is the remedy, not a backoff from an earlier IMS failure.
+      nextAttemptAt = 0;
+      updateExpiryGauge();
+      log.info({}, 'IMS token invalidated after Adobe refused it');
+    },
+
+    status() {
+      const valid = isValid(current);
+      const out: { valid: boolean; expiresAt?: number; lastErrorCode?: string } = { valid };
+      if (current) out.expiresAt = current.expiresAt;
+      if (lastError) out.lastErrorCode = lastError.code;
+      updateExpiryGauge();
+      return out;
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearTimer();
+      const pending = inFlight;
+      inFlightAbort?.abort();
+      if (pending) await pending.catch(() => undefined);
+      current = undefined;
+      updateExpiryGauge();
+    },
+  };
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function describeNetworkError(err: unknown): string {
+  if (err && typeof err === 'object') {
+    const code = (err as { code?: unknown }).code;
+    const message = (err as { message?: unknown }).message;
+    if (typeof code === 'string') return code;
+    if (typeof message === 'string') return message.slice(0, MAX_ERROR_TEXT);
+  }
+  return 'network error';
+}
