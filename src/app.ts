@@ -1,0 +1,67 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import sinkPlugin from './adobe/sink-plugin.js';
+import type { Config } from './config/config.js';
+import deliveryPlugin from './delivery/delivery-plugin.js';
+import type { Sink } from './delivery/types.js';
+import { installErrorHandler } from './http/error-handler.js';
+import { SHARED_SCHEMAS } from './http/schemas.js';
+import webhookRoute from './ingest/webhook-route.js';
+import adminRoutes from './ops/admin-routes.js';
+import healthRoutes from './ops/health-routes.js';
+import metricsPlugin from './ops/metrics-plugin.js';
+import storePlugin from './store/store-plugin.js';
+import type { Store } from './store/types.js';
+
+export interface AppOptions {
+  config: Config;
+  /** Test seams; production passes neither. */
+  now?: () => number;
+  store?: Store;
+  sink?: Sink;
+}
+
+/** Fastify's own server settings for the relay (body limits, slow-client timeouts, proxies). */
+export function serverOptions(config: Config, logger: Logger) {
+  const env = config.env;
+  return {
+    loggerInstance: logger,
+    bodyLimit: env.WEBHOOK_BODY_LIMIT_BYTES,
+    trustProxy: env.TRUST_PROXY,
+    // Slow clients (slowloris) cannot hold connections: headers and whole requests are bounded.
+    requestTimeout: env.HTTP_REQUEST_TIMEOUT_MS,
+    connectionTimeout: env.HTTP_REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    http: { headersTimeout: env.HTTP_HEADERS_TIMEOUT_MS, requestTimeout: env.HTTP_REQUEST_TIMEOUT_MS },
+    // The relay answers 503 itself while closing, with its JSON body and Retry-After.
+    return503OnClosing: false,
+    forceCloseConnections: 'idle' as const,
+    requestIdHeader: 'x-request-id',
+    ajv: { customOptions: { removeAdditional: false as const, coerceTypes: 'array' as const, useDefaults: true } },
+  };
+}
+
+/**
+ * The relay as one Fastify plugin, its parts registered in order: what each needs is registered
+ * before it. It does no I/O of its own; plugins open what they need and close it on `onClose`
+ * (in reverse order: delivery stops before the sink and the store close).
+ */
+export default async function relayApp(app: FastifyInstance, opts: AppOptions) {
+  let shuttingDown = false;
+  const isShuttingDown = () => shuttingDown;
+  app.addHook('preClose', async () => {
+    shuttingDown = true;
+  });
+
+  installErrorHandler(app);
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+
+  await app.register(storePlugin, { config: opts.config, ...(opts.store ? { store: opts.store } : {}) });
+  await app.register(metricsPlugin);
+  await app.register(sinkPlugin, { config: opts.config, ...(opts.sink ? { sink: opts.sink } : {}) });
+  await app.register(deliveryPlugin, { config: opts.config, ...(opts.now ? { now: opts.now } : {}) });
+
+  await app.register(webhookRoute, { config: opts.config, isShuttingDown, ...(opts.now ? { now: opts.now } : {}) });
+  await app.register(healthRoutes, { isShuttingDown });
+  await app.register(adminRoutes, { config: opts.config, ...(opts.now ? { now: opts.now } : {}) });
+}

@@ -1,0 +1,87 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+/**
+ * Every setting the relay reads, as one schema: the single source for validation at boot, for
+ * defaults, and for `.env.example` / README (a test keeps them in step). Values arrive as strings;
+ * ajv coerces them. Names in the first block are a contract with users (shared interface notes).
+ */
+const bool = (defaultValue: boolean, description: string) => Type.Boolean({ default: defaultValue, description });
+const int = (defaultValue: number, minimum: number, maximum: number, description: string) =>
+  Type.Integer({ default: defaultValue, minimum, maximum, description });
+const text = (description: string) => Type.Optional(Type.String({ minLength: 1, description }));
+
+export const SECRET_VARIABLES = ['CAPILLARY_AUTH_SECRETS', 'ADOBE_CLIENT_SECRET', 'ADMIN_TOKEN'] as const;
+
+export const EnvSchema = Type.Object({
+  // Listening
+  PORT: int(8080, 0, 65535, 'TCP port to listen on'),
+  HOST: Type.String({ default: '0.0.0.0', minLength: 1, description: 'interface to listen on' }),
+
+  // Capillary authentication
+  CAPILLARY_AUTH_HEADER: Type.String({ default: 'authorization', pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$', description: 'the header Capillary is configured to send' }),
+  CAPILLARY_AUTH_SECRETS: text('comma-separated accepted values of the auth header (several, for rotation)'),
+  CAPILLARY_AUTH_DISABLED: bool(false, 'true accepts webhooks without authentication (development only)'),
+  WEBHOOK_BODY_LIMIT_BYTES: int(2_097_152, 1_048_576, 104_857_600, 'largest webhook body accepted (413 above it)'),
+  WEBHOOK_ALLOWED_CIDRS: text('comma-separated CIDR ranges allowed to call the webhook route (unset: any)'),
+  RATE_LIMIT_MAX: int(20_000, 1, 10_000_000, 'webhook calls allowed per source address per window (429 above it)'),
+  RATE_LIMIT_WINDOW_MS: int(1000, 100, 3_600_000, 'rate limit window in milliseconds'),
+  TRUST_PROXY: bool(false, 'trust X-Forwarded-For from a load balancer for the client address'),
+
+  // Adobe IMS (OAuth server-to-server)
+  ADOBE_IMS_URL: Type.String({ default: 'https://ims-na1.adobelogin.com/ims/token/v3', format: 'uri', description: 'IMS token endpoint' }),
+  ADOBE_CLIENT_ID: text('OAuth server-to-server client id'),
+  ADOBE_CLIENT_SECRET: text('OAuth server-to-server client secret'),
+  ADOBE_ORG_ID: text('IMS organization id (`...@AdobeOrg`)'),
+  ADOBE_SCOPES: Type.String({ default: 'openid,AdobeID,read_organizations,additional_info.projectedProductContext,session', minLength: 1, description: 'token scopes' }),
+
+  // AEP streaming
+  AEP_INLET_URL: Type.Optional(Type.String({ format: 'uri', pattern: '^https?://', description: 'streaming inlet URL; unset means dry-run' })),
+  AEP_FLOW_ID: text('dataflow id, sent as x-adobe-flow-id and header.flowId'),
+  AEP_EVENT_DATASET_ID: text('dataset for ExperienceEvents'),
+  AEP_EVENT_SCHEMA_ID: text('schema $id for ExperienceEvents'),
+  AEP_PROFILE_DATASET_ID: text('dataset for Profile records; unset means no profile records'),
+  AEP_PROFILE_SCHEMA_ID: text('schema $id for Profile records'),
+  AEP_TENANT_ID: Type.Optional(Type.String({ pattern: '^_?[A-Za-z0-9]+$', description: 'tenant namespace for custom fields; unset means none are sent' })),
+  AEP_SOURCE_NAME: Type.String({ default: 'capillary-aep-relay', minLength: 1, description: 'header.source.name of every message' }),
+
+  // Mapping
+  IDENTITY_NAMESPACE_CUSTOMER_ID: Type.String({ default: 'CapillaryId', minLength: 1, description: 'identity namespace for customerId (primary)' }),
+  IDENTITY_NAMESPACE_EMAIL: Type.String({ default: 'Email', minLength: 1, description: 'identity namespace for instore.email' }),
+  IDENTITY_NAMESPACE_PHONE: Type.String({ default: 'Phone', minLength: 1, description: 'identity namespace for instore.mobile' }),
+  IDENTITY_NAMESPACE_EXTERNAL_ID: Type.String({ default: 'CapillaryExternalId', description: 'identity namespace for instore.externalId; empty leaves it out' }),
+  IDENTITY_CHANNEL_NAMESPACES: Type.String({ default: '', pattern: '^$|^[^=,]+=[^=,]+(,[^=,]+=[^=,]+)*$', description: 'identifierType=Namespace pairs for channel identifiers, comma-separated' }),
+  IDENTITY_HASH: bool(false, 'SHA-256 hash email and phone identities'),
+  XDM_LEGACY_LOYALTY_SCHEMA: bool(false, 'leave out Loyalty Details fields added to XDM in 2025-2026'),
+
+  // Store
+  STORE_URL: Type.String({ default: 'sqlite:./data/relay.db', pattern: '^(sqlite:|postgres(ql)?://)', description: 'sqlite:<path> or postgres://user:pass@host:5432/db' }),
+  STORE_SYNCHRONOUS: Type.Union([Type.Literal('full'), Type.Literal('normal')], { default: 'full', description: 'SQLite: full survives power loss, normal survives process crashes only' }),
+  DEDUP_RETENTION_HOURS: int(192, 192, 87_600, 'how long event ids are remembered for deduplication; at least 192 (8 days) since Capillary retries for 7 days'),
+  PRUNE_INTERVAL_MS: int(600_000, 1000, 86_400_000, 'how often delivered rows past retention are pruned'),
+  DRY_RUN_FILE: Type.String({ default: './data/dry-run.ndjson', minLength: 1, description: 'dry-run output, one DCS message a line' }),
+
+  // Delivery
+  DELIVERY_BATCH_MAX_MESSAGES: int(500, 1, 10_000, 'messages per AEP batch request at most'),
+  DELIVERY_BATCH_MAX_BYTES: int(950_000, 10_000, 1_000_000, 'bytes per AEP batch request at most (Adobe: 1 MB)'),
+  DELIVERY_LINGER_MS: int(20, 0, 10_000, 'wait this long for a batch to fill before sending a partial one'),
+  DELIVERY_CONCURRENCY: int(4, 1, 64, 'batches in flight at once per process'),
+  DELIVERY_REQUEST_TIMEOUT_MS: int(15_000, 100, 300_000, 'timeout of one AEP request'),
+  DELIVERY_LEASE_MS: int(60_000, 1000, 3_600_000, 'lease on claimed messages; must exceed the request timeout'),
+  DELIVERY_POLL_INTERVAL_MS: int(1000, 10, 60_000, 'how often an idle worker looks for due work (new work wakes it at once)'),
+  DELIVERY_RETRY_BASE_MS: int(1000, 1, 3_600_000, 'first retry delay (exponential, full jitter)'),
+  DELIVERY_RETRY_MAX_MS: int(600_000, 1, 86_400_000, 'longest retry delay'),
+  DELIVERY_MAX_AGE_HOURS: int(168, 1, 8760, 'how long a message is retried before it is dead-lettered as expired'),
+  CIRCUIT_OPEN_MS: int(30_000, 100, 3_600_000, 'how long deliveries pause when most recent AEP requests failed, before one probe'),
+  AEP_MAX_REQUESTS_PER_SECOND: int(1000, 1, 100_000, 'cap on requests per second to the inlet (Adobe: 1,000)'),
+  AEP_MAX_MESSAGES_PER_SECOND: int(10_000, 1, 1_000_000, 'cap on messages per second to the inlet (Adobe: 10,000)'),
+
+  // Operations
+  ADMIN_TOKEN: text('bearer token for /admin/*; unset turns the admin API off'),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info', description: 'pino log level' }),
+  SHUTDOWN_GRACE_MS: int(10_000, 0, 600_000, 'how long shutdown waits for in-flight requests and deliveries'),
+  HTTP_REQUEST_TIMEOUT_MS: int(30_000, 1000, 600_000, 'a request must arrive whole within this time (slow clients are cut off)'),
+  HTTP_HEADERS_TIMEOUT_MS: int(10_000, 1000, 600_000, 'request headers must arrive within this time'),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: int(65_000, 1000, 600_000, 'idle keep-alive connections close after this time (above load balancer idle timeouts)'),
+});
+
+export type Env = Static<typeof EnvSchema>;

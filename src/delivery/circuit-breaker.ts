@@ -1,0 +1,81 @@
+/**
+ * Stops hammering an Adobe endpoint that is down (Convoy's rule): over the recent requests in the
+ * window, at least `minRequests` and a failure ratio of `failureRatio` or more opens the circuit for
+ * `openMs`; then one probe request is let through (half-open) and its result closes or re-opens it.
+ * While open, messages simply stay pending in the store: no attempt is spent, nothing is lost.
+ */
+export type CircuitState = 'closed' | 'open' | 'half_open';
+
+export interface CircuitBreaker {
+  /** 0 when a request may go now; else milliseconds until the next probe. */
+  waitMs(): number;
+  /** Must be called when a request is about to go (takes the half-open probe slot). */
+  begin(): boolean;
+  record(success: boolean): void;
+  readonly state: CircuitState;
+}
+
+export function createCircuitBreaker(options: {
+  windowMs: number;
+  minRequests: number;
+  failureRatio: number;
+  openMs: number;
+  now?: () => number;
+  onChange?: (state: CircuitState) => void;
+}): CircuitBreaker {
+  const now = options.now ?? Date.now;
+  let results: { at: number; success: boolean }[] = [];
+  let state: CircuitState = 'closed';
+  let openUntil = 0;
+  let probeInFlight = false;
+
+  const set = (next: CircuitState) => {
+    if (next !== state) {
+      state = next;
+      options.onChange?.(next);
+    }
+  };
+
+  return {
+    waitMs() {
+      if (state === 'closed') return 0;
+      if (state === 'open') return Math.max(0, openUntil - now());
+      return probeInFlight ? Math.max(50, Math.min(options.openMs, 1000)) : 0;
+    },
+    begin() {
+      if (state === 'closed') return true;
+      if (state === 'open') {
+        if (now() < openUntil) return false;
+        set('half_open');
+      }
+      if (probeInFlight) return false;
+      probeInFlight = true;
+      return true;
+    },
+    record(success) {
+      const t = now();
+      if (state === 'half_open') {
+        probeInFlight = false;
+        if (success) {
+          results = [];
+          set('closed');
+        } else {
+          openUntil = t + options.openMs;
+          set('open');
+        }
+        return;
+      }
+      results.push({ at: t, success });
+      results = results.filter((r) => r.at > t - options.windowMs);
+      const failures = results.filter((r) => !r.success).length;
+      if (results.length >= options.minRequests && failures / results.length >= options.failureRatio) {
+        openUntil = t + options.openMs;
+        results = [];
+        set('open');
+      }
+    },
+    get state() {
+      return state;
+    },
+  };
+}

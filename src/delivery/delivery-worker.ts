@@ -1,0 +1,182 @@
+import type { Logger } from 'pino';
+import type { Metrics } from '../ops/metrics.js';
+import type { Settlement, Store } from '../store/types.js';
+import { retryDelayMs } from './backoff.js';
+import { packBatches } from './batcher.js';
+import type { CircuitBreaker } from './circuit-breaker.js';
+import type { RateLimiter } from './rate-limiter.js';
+import type { ClaimedMessage, MessageOutcome, RetryReason, Sink } from './types.js';
+import { createWaker } from './waker.js';
+
+export interface DeliveryOptions {
+  /** This process's lease owner id: unique per process, so a restarted process never settles old leases. */
+  owner: string;
+  batchMaxMessages: number;
+  batchMaxBytes: number;
+  lingerMs: number;
+  concurrency: number;
+  leaseMs: number;
+  pollIntervalMs: number;
+  retry: { baseMs: number; maxMs: number };
+  /** A message still failing this long after acceptance is dead-lettered as `expired`. */
+  maxAgeMs: number;
+}
+
+export interface DeliveryWorker {
+  start(): void;
+  /** Stops claiming; lets batches in flight finish within `graceMs`, then aborts them (they are retried later). */
+  stop(graceMs: number): Promise<void>;
+}
+
+/** Failures that say the endpoint is unwell (they feed the circuit breaker); a 429 says it is alive. */
+const ENDPOINT_FAILURES: ReadonlySet<RetryReason> = new Set(['http_5xx', 'network', 'timeout']);
+
+export function createDeliveryWorker(deps: {
+  store: Store;
+  sink: Sink;
+  metrics: Metrics;
+  logger: Logger;
+  rateLimiter: RateLimiter;
+  circuitBreaker: CircuitBreaker;
+  options: DeliveryOptions;
+  now?: () => number;
+  random?: () => number;
+}): DeliveryWorker {
+  const { store, sink, metrics, logger, rateLimiter, circuitBreaker, options } = deps;
+  const now = deps.now ?? Date.now;
+  const waker = createWaker();
+  const abort = new AbortController();
+  let running = false;
+  let lanes: Promise<void>[] = [];
+  let unsubscribe: (() => void) | undefined;
+
+  const toSettlement = (message: ClaimedMessage, outcome: MessageOutcome, at: number): Settlement => {
+    switch (outcome.outcome) {
+      case 'delivered':
+        metrics.messagesDelivered.inc({ kind: message.kind });
+        metrics.eventDeliveryLatency.observe(Math.max(0, at - message.acceptedAt) / 1000);
+        return { id: message.id, outcome: 'delivered' };
+      case 'rejected':
+        metrics.messagesDeadLettered.inc({ reason: outcome.reason });
+        logger.error({ messageId: message.id, eventId: message.eventId, reason: outcome.reason, detail: outcome.detail }, 'message rejected by Adobe: dead-lettered');
+        return { id: message.id, outcome: 'dead', reason: outcome.reason, error: outcome.detail };
+      case 'retry': {
+        if (at - message.acceptedAt >= options.maxAgeMs) {
+          metrics.messagesDeadLettered.inc({ reason: 'expired' });
+          logger.error({ messageId: message.id, eventId: message.eventId, lastReason: outcome.reason }, 'message still failing past the retry window: dead-lettered as expired');
+          return { id: message.id, outcome: 'dead', reason: 'expired', error: `${outcome.reason}: ${outcome.detail}` };
+        }
+        metrics.deliveryRetries.inc({ reason: outcome.reason });
+        const delay = retryDelayMs(message.attempts, options.retry, deps.random, outcome.retryAfterMs);
+        return { id: message.id, outcome: 'retry', nextAttemptAt: at + delay, error: `${outcome.reason}: ${outcome.detail}` };
+      }
+    }
+  };
+
+  const release = async (messages: ClaimedMessage[]) => {
+    if (messages.length === 0) return;
+    const at = now();
+    await store.settle(options.owner, messages.map((m) => ({ id: m.id, outcome: 'release', nextAttemptAt: at })), at);
+  };
+
+  const sendBatch = async (batch: ClaimedMessage[]) => {
+    await rateLimiter.acquire(batch.length, abort.signal);
+    const outcomes = await sink.send(batch, abort.signal);
+    const byId = new Map(outcomes.map((o) => [o.id, o]));
+    const at = now();
+    const settlements = batch.map((message) =>
+      toSettlement(message, byId.get(message.id) ?? { id: message.id, outcome: 'retry', reason: 'network', detail: 'no outcome from sink' }, at),
+    );
+    const retries = outcomes.filter((o): o is Extract<MessageOutcome, { outcome: 'retry' }> => o.outcome === 'retry');
+    if (retries.some((o) => o.reason === 'http_429')) rateLimiter.onThrottled();
+    else if (outcomes.some((o) => o.outcome === 'delivered')) rateLimiter.onSuccess();
+    circuitBreaker.record(!(retries.length === outcomes.length && retries.every((o) => ENDPOINT_FAILURES.has(o.reason))));
+    if (retries.length > 0) logger.warn({ messages: batch.length, retries: retries.length, reason: retries[0]?.reason, detail: retries[0]?.detail }, 'delivery attempt failed; retrying later');
+    logger.trace({ messages: batch.length, delivered: outcomes.filter((o) => o.outcome === 'delivered').length }, 'batch sent');
+    await store.settle(options.owner, settlements, at);
+  };
+
+  const idle = async () => {
+    let next: number | undefined;
+    try {
+      next = await store.nextDueAt();
+    } catch {
+      next = undefined;
+    }
+    const ms = next === undefined ? options.pollIntervalMs : Math.min(options.pollIntervalMs, Math.max(1, next - now()));
+    const woken = await waker.wait(ms);
+    // New work just arrived: give concurrent webhooks a moment to join the same batch.
+    if (woken && running && options.lingerMs > 0) await waker.wait(options.lingerMs).then(() => undefined);
+  };
+
+  const lane = async (index: number) => {
+    const log = logger.child({ lane: index });
+    while (running) {
+      const blockedFor = circuitBreaker.waitMs();
+      if (blockedFor > 0) {
+        await waker.wait(blockedFor);
+        continue;
+      }
+      let claimed: ClaimedMessage[];
+      try {
+        claimed = await store.claimDue({ owner: options.owner, now: now(), leaseMs: options.leaseMs, limit: options.batchMaxMessages });
+      } catch (error) {
+        log.warn({ err: error }, 'could not claim messages from the store; retrying');
+        await waker.wait(options.pollIntervalMs);
+        continue;
+      }
+      if (claimed.length === 0) {
+        await idle();
+        continue;
+      }
+      const batches = packBatches(claimed, { maxBytes: options.batchMaxBytes, maxMessages: options.batchMaxMessages });
+      for (let i = 0; i < batches.length; i += 1) {
+        const batch = batches[i]!;
+        try {
+          if (!running || !circuitBreaker.begin()) {
+            await release(batches.slice(i).flat());
+            break;
+          }
+          await sendBatch(batch);
+        } catch (error) {
+          // The store failed to record the outcome: the lease expires and the batch is sent again.
+          log.error({ err: error, messages: batch.length }, 'could not record a delivery outcome; the lease will expire and the batch be retried');
+          await waker.wait(options.pollIntervalMs);
+          break;
+        }
+      }
+    }
+  };
+
+  return {
+    start() {
+      if (running) return;
+      running = true;
+      unsubscribe = store.onWork(() => waker.notify());
+      lanes = Array.from({ length: options.concurrency }, (_, i) => lane(i));
+      logger.debug({ lanes: options.concurrency, sink: sink.name }, 'delivery started');
+    },
+    async stop(graceMs) {
+      if (!running && lanes.length === 0) return;
+      running = false;
+      unsubscribe?.();
+      waker.notify();
+      const all = Promise.all(lanes);
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        all.then(() => false),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(resolve, graceMs, true);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) {
+        logger.warn({ graceMs }, 'deliveries still in flight at the end of the grace period: aborting them (they will be retried)');
+        abort.abort();
+        await all;
+      }
+      lanes = [];
+      logger.debug('delivery stopped');
+    },
+  };
+}

@@ -1,0 +1,129 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+/**
+ * Wire shapes of the relay's HTTP API, defined once: routes validate and serialize with them, and
+ * test/http/openapi.test.ts proves openapi.yaml says the same.
+ */
+export const ErrorBody = Type.Object(
+  {
+    error: Type.String({ description: 'stable error code' }),
+    message: Type.String({ description: 'human sentence' }),
+  },
+  { $id: 'ErrorBody', additionalProperties: false },
+);
+export type ErrorBody = Static<typeof ErrorBody>;
+
+export const WebhookAccepted = Type.Object(
+  {
+    eventId: Type.String(),
+    status: Type.Union([Type.Literal('accepted'), Type.Literal('duplicate')]),
+  },
+  { $id: 'WebhookAccepted', additionalProperties: false },
+);
+export type WebhookAccepted = Static<typeof WebhookAccepted>;
+
+export const Health = Type.Object({ status: Type.Literal('ok') }, { $id: 'Health', additionalProperties: false });
+
+export const Readiness = Type.Object(
+  {
+    status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')]),
+    mode: Type.Union([Type.Literal('aep'), Type.Literal('dry-run')]),
+    checks: Type.Object({
+      store: Type.String({ description: '"ok" or why the store cannot commit' }),
+      delivery: Type.String({ description: '"ok" or why the relay cannot deliver (e.g. no IMS token obtainable)' }),
+      lifecycle: Type.String({ description: '"ok" or "shutting_down"' }),
+    }),
+  },
+  { $id: 'Readiness', additionalProperties: false },
+);
+export type Readiness = Static<typeof Readiness>;
+
+const Message = Type.Object(
+  {
+    id: Type.Integer(),
+    kind: Type.Union([Type.Literal('event'), Type.Literal('profile')]),
+    state: Type.Union(['pending', 'in_flight', 'delivered', 'dead', 'skipped'].map((s) => Type.Literal(s))),
+    attempts: Type.Integer(),
+    nextAttemptAt: Type.Union([Type.Integer(), Type.Null()]),
+    lastError: Type.Union([Type.String(), Type.Null()]),
+    deadReason: Type.Union([Type.String(), Type.Null()]),
+    deliveredAt: Type.Union([Type.Integer(), Type.Null()]),
+    message: Type.Unknown({ description: 'the DCS message (header and body) as sent to Adobe' }),
+  },
+  { additionalProperties: false },
+);
+
+export const StoredEventBody = Type.Object(
+  {
+    eventId: Type.String(),
+    eventName: Type.String(),
+    envelope: Type.String({ description: 'flat, wrapped or internal' }),
+    createdAt: Type.Union([Type.Integer(), Type.Null()]),
+    receivedAt: Type.Integer(),
+    mappingStatus: Type.Union([Type.Literal('mapped'), Type.Literal('unmapped')]),
+    state: Type.Union(['unmapped', 'pending', 'delivered', 'dead', 'no_output'].map((s) => Type.Literal(s))),
+    attempts: Type.Integer(),
+    lastError: Type.Union([Type.String(), Type.Null()]),
+    messages: Type.Array(Message),
+    payload: Type.Unknown({ description: 'the webhook body as received' }),
+  },
+  { $id: 'StoredEvent', additionalProperties: false },
+);
+
+export const DeadLetterPage = Type.Object(
+  {
+    items: Type.Array(
+      Type.Object(
+        {
+          id: Type.Integer(),
+          eventId: Type.String(),
+          kind: Type.Union([Type.Literal('event'), Type.Literal('profile')]),
+          reason: Type.String(),
+          error: Type.Union([Type.String(), Type.Null()]),
+          attempts: Type.Integer(),
+          deadAt: Type.Union([Type.Integer(), Type.Null()]),
+          message: Type.Unknown(),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    nextAfter: Type.Union([Type.Integer(), Type.Null()], { description: 'pass as `after` for the next page; null on the last page' }),
+  },
+  { $id: 'DeadLetterPage', additionalProperties: false },
+);
+
+export const DeadLetterReplayRequest = Type.Union(
+  [
+    Type.Object({ ids: Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: 10_000 }) }, { additionalProperties: false }),
+    Type.Object({ all: Type.Literal(true) }, { additionalProperties: false }),
+  ],
+  { $id: 'DeadLetterReplayRequest' },
+);
+export type DeadLetterReplayRequest = Static<typeof DeadLetterReplayRequest>;
+
+export const ReplayCount = Type.Object({ requeued: Type.Integer() }, { $id: 'ReplayCount', additionalProperties: false });
+
+export const EventReplayRequest = Type.Object(
+  {
+    state: Type.Optional(Type.Union([Type.Literal('unmapped'), Type.Literal('mapped')], { description: 'replay events in this mapping state' })),
+    eventIds: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: 10_000 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 })),
+    after: Type.Optional(Type.String({ description: 'keyset paging: continue after this event id' })),
+  },
+  { $id: 'EventReplayRequest', additionalProperties: false },
+);
+export type EventReplayRequest = Static<typeof EventReplayRequest>;
+
+export const EventReplayResult = Type.Object(
+  {
+    examined: Type.Integer(),
+    requeued: Type.Integer({ description: 'events whose fresh mapping produced messages, now queued' }),
+    stillUnmapped: Type.Integer(),
+    busy: Type.Integer({ description: 'events skipped because a message was in flight; replay them again later' }),
+    nextAfter: Type.Union([Type.String(), Type.Null()]),
+  },
+  { $id: 'EventReplayResult', additionalProperties: false },
+);
+
+/** Every named schema, registered once with Fastify (and listed in openapi.yaml components). */
+export const SHARED_SCHEMAS = [ErrorBody, WebhookAccepted, Health, Readiness, StoredEventBody, DeadLetterPage, DeadLetterReplayRequest, ReplayCount, EventReplayRequest, EventReplayResult];

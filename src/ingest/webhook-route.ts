@@ -1,0 +1,121 @@
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../config/config.js';
+import { sendError } from '../http/error-handler.js';
+import { ErrorBody, WebhookAccepted } from '../http/schemas.js';
+import { KNOWN_EVENT_NAMES } from '../mapping/event-families.js';
+import { mapEvent } from '../mapping/map-event.js';
+import type { MappingResult } from '../mapping/types.js';
+import { createHeaderAuthenticator } from './authenticate.js';
+import { normalizeEnvelope } from './envelope.js';
+import { createSourceAllowList } from './source-allow-list.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The JSON body exactly as received: stored for replay, parsed once. */
+    rawBody?: string;
+    /** What the webhook metric counts this request as. */
+    webhook?: { eventName: string; outcome?: 'accepted' | 'duplicate' };
+  }
+}
+
+type Outcome = 'accepted' | 'duplicate' | 'unauthorized' | 'invalid' | 'rate_limited' | 'unavailable';
+
+function outcomeOf(request: FastifyRequest, status: number): Outcome {
+  if (request.webhook?.outcome) return request.webhook.outcome;
+  if (status === 401 || status === 403) return 'unauthorized';
+  if (status === 429) return 'rate_limited';
+  if (status >= 500) return 'unavailable';
+  return 'invalid';
+}
+
+/**
+ * POST /webhooks/capillary: authenticate, parse, map, commit, then 202. The answer codes are what
+ * Capillary acts on: 400 makes it drop the event for good, so 400 is kept for bodies that are not an
+ * event at all; anything that is the relay's fault answers 503 (or 429) so Capillary retries.
+ */
+export default async function webhookRoute(app: FastifyInstance, opts: { config: Config; now?: () => number; isShuttingDown: () => boolean }) {
+  const { config } = opts;
+  const env = config.env;
+  const now = opts.now ?? Date.now;
+  const authenticate = createHeaderAuthenticator(config.auth.secrets);
+  const allowed = createSourceAllowList(env.WEBHOOK_ALLOWED_CIDRS);
+  const authLog = app.log.child({ component: 'ingest' });
+  if (config.auth.disabled) authLog.warn('CAPILLARY_AUTH_DISABLED=true: webhooks are accepted without authentication');
+
+  // Parse JSON ourselves so the raw text is kept for the store, with Fastify's own
+  // prototype-poisoning protection. Only JSON is accepted: other types get 415.
+  app.removeAllContentTypeParsers();
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser(/^application\/([\w.+-]+\+)?json(\s*;.*)?$/i, { parseAs: 'string', bodyLimit: env.WEBHOOK_BODY_LIMIT_BYTES }, (request, body, done) => {
+    request.rawBody = body as string;
+    parseJson(request, body as string, done);
+  });
+
+  await app.register(rateLimit, {
+    global: false,
+    max: env.RATE_LIMIT_MAX,
+    timeWindow: env.RATE_LIMIT_WINDOW_MS,
+    // Answer 429 with Retry-After: Capillary retries a 429 for at least 7 days.
+    errorResponseBuilder: (_request, context) => ({
+      statusCode: 429,
+      error: 'rate_limited',
+      message: `Too many requests; retry after ${Math.ceil(context.ttl / 1000)} s`,
+    }),
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const name = request.webhook?.eventName;
+    app.metrics.webhooksReceived.inc({
+      event_name: name !== undefined && KNOWN_EVENT_NAMES.has(name) ? name : 'other',
+      outcome: outcomeOf(request, reply.statusCode),
+    });
+  });
+
+  const safeMap = (request: FastifyRequest, event: Parameters<typeof mapEvent>[0]): MappingResult => {
+    try {
+      return mapEvent(event, config.mapping);
+    } catch (err) {
+      // The mapper is meant never to throw; if it does, keep the event (unmapped) and replay it later.
+      request.log.error({ err, eventId: event.eventId, eventName: event.eventName }, 'mapper failed: event kept as unmapped');
+      return { status: 'unmapped', messages: [], warnings: ['mapping_failed'] };
+    }
+  };
+
+  app.post(
+    '/webhooks/capillary',
+    {
+      bodyLimit: env.WEBHOOK_BODY_LIMIT_BYTES,
+      config: { rateLimit: { max: env.RATE_LIMIT_MAX, timeWindow: env.RATE_LIMIT_WINDOW_MS } },
+      schema: {
+        response: { 202: WebhookAccepted, '4xx': ErrorBody, '5xx': ErrorBody },
+      },
+      onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
+        if (opts.isShuttingDown()) return sendError(reply.header('connection', 'close'), 503, 'shutting_down', 'The relay is shutting down; retry shortly');
+        if (allowed && !allowed(request.ip)) return sendError(reply, 403, 'forbidden_source', 'Calls are not accepted from this address');
+        if (!config.auth.disabled && !authenticate(request.headers[config.auth.header])) {
+          return sendError(reply, 401, 'unauthorized', `Missing or wrong ${config.auth.header} header`);
+        }
+        return undefined;
+      },
+    },
+    async (request, reply) => {
+      const receivedAt = now();
+      const normalized = normalizeEnvelope(request.body, receivedAt);
+      if (!normalized.ok) return sendError(reply, 400, normalized.code, normalized.message);
+      const { event } = normalized;
+      request.webhook = { eventName: event.eventName };
+
+      const mapping = safeMap(request, event);
+      const result = await app.store.acceptEvent({ event, payload: request.rawBody ?? JSON.stringify(request.body), mapping });
+      request.webhook.outcome = result.outcome;
+      if (result.outcome === 'accepted') {
+        app.metrics.eventsMapped.inc({ status: mapping.status, warning: mapping.warnings[0] ?? 'none' });
+        if (result.skippedProfiles > 0) app.metrics.profileRecordsSkipped.inc(result.skippedProfiles);
+        if (mapping.warnings.includes('no_identity')) request.log.warn({ eventId: event.eventId, eventName: event.eventName }, 'event has no identity: Adobe cannot stitch it to a profile');
+        request.log.trace({ eventId: event.eventId, eventName: event.eventName, mapping: mapping.status }, 'event accepted');
+      }
+      return reply.code(202).send({ eventId: event.eventId, status: result.outcome });
+    },
+  );
+}

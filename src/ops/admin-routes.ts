@@ -1,0 +1,87 @@
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../config/config.js';
+import { sendError } from '../http/error-handler.js';
+import {
+  DeadLetterPage,
+  DeadLetterReplayRequest,
+  ErrorBody,
+  EventReplayRequest,
+  EventReplayResult,
+  ReplayCount,
+  StoredEventBody,
+} from '../http/schemas.js';
+import { createHeaderAuthenticator } from '../ingest/authenticate.js';
+import { replayEvents } from './replay-events.js';
+
+/**
+ * The operator API, behind `Authorization: Bearer <ADMIN_TOKEN>`. Not registered at all when
+ * ADMIN_TOKEN is unset (every /admin path answers 404).
+ */
+export default async function adminRoutes(app: FastifyInstance, opts: { config: Config; now?: () => number }) {
+  const adminToken = opts.config.adminToken;
+  if (!adminToken) return;
+  const now = opts.now ?? Date.now;
+  const authenticate = createHeaderAuthenticator([`Bearer ${adminToken}`]);
+  const errors = { '4xx': ErrorBody, '5xx': ErrorBody };
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (!authenticate(request.headers.authorization)) return sendError(reply, 401, 'unauthorized', 'Missing or wrong admin bearer token');
+    return undefined;
+  });
+
+  app.get<{ Params: { eventId: string } }>(
+    '/admin/events/:eventId',
+    { schema: { params: { type: 'object', properties: { eventId: { type: 'string', minLength: 1 } }, required: ['eventId'] }, response: { 200: StoredEventBody, ...errors } } },
+    async (request, reply) => {
+      const event = await app.store.getEvent(request.params.eventId);
+      if (!event) return sendError(reply, 404, 'event_not_found', 'No stored event has this id (never received, or pruned after the retention window)');
+      return event;
+    },
+  );
+
+  app.get<{ Querystring: { limit: number; after?: number } }>(
+    '/admin/dead-letters',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 }, after: { type: 'integer', minimum: 0 } },
+          additionalProperties: false,
+        },
+        response: { 200: DeadLetterPage, ...errors },
+      },
+    },
+    async (request) => {
+      const items = await app.store.listDeadLetters({ limit: request.query.limit, ...(request.query.after !== undefined ? { afterId: request.query.after } : {}) });
+      return { items, nextAfter: items.length === request.query.limit ? items[items.length - 1]!.id : null };
+    },
+  );
+
+  app.post<{ Body: DeadLetterReplayRequest }>(
+    '/admin/dead-letters/replay',
+    { schema: { body: DeadLetterReplayRequest, response: { 200: ReplayCount, ...errors } } },
+    async (request) => {
+      const ids = 'all' in request.body ? 'all' : request.body.ids;
+      const requeued = await app.store.replayDeadLetters(ids, now());
+      request.log.info({ requeued, scope: ids === 'all' ? 'all' : ids.length }, 'dead letters re-queued');
+      return { requeued };
+    },
+  );
+
+  app.post<{ Body: EventReplayRequest }>(
+    '/admin/events/replay',
+    { schema: { body: EventReplayRequest, response: { 200: EventReplayResult, ...errors } } },
+    async (request, reply) => {
+      const { state, eventIds, limit = 1000, after } = request.body;
+      if (!state && !eventIds) return sendError(reply, 400, 'invalid_request', 'Give "state" (e.g. "unmapped") or "eventIds"');
+      const result = await replayEvents({
+        store: app.store,
+        mapping: opts.config.mapping,
+        now: now(),
+        filter: { limit, ...(state ? { mappingStatus: state } : {}), ...(eventIds ? { eventIds } : {}), ...(after ? { afterEventId: after } : {}) },
+      });
+      request.log.info(result, 'events replayed');
+      return result;
+    },
+  );
+}

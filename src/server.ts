@@ -1,0 +1,73 @@
+import Fastify from 'fastify';
+import relayApp, { serverOptions } from './app.js';
+import { loadConfig, type Config } from './config/config.js';
+import { ConfigError } from './errors.js';
+import { createLogger } from './logger.js';
+
+/**
+ * The process: read config, create the logger, listen, and close with grace on SIGTERM/SIGINT.
+ * Everything else is built by app.ts.
+ */
+async function main() {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`capillary-aep-relay: configuration error: ${error.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
+
+  const logger = createLogger({ level: config.env.LOG_LEVEL, authHeader: config.auth.header });
+  const app = Fastify(serverOptions(config, logger));
+  await app.register(relayApp, { config });
+
+  let closing: Promise<void> | undefined;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    logger.info({ signal, graceMs: config.env.SHUTDOWN_GRACE_MS }, 'shutting down: refusing new webhooks, finishing in-flight work');
+    // A hard ceiling: in-flight requests and deliveries get the grace period, closing gets a little more.
+    const ceiling = setTimeout(() => {
+      logger.error('shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, config.env.SHUTDOWN_GRACE_MS + 5000);
+    closing = app.close().then(
+      () => {
+        clearTimeout(ceiling);
+        logger.info('shut down cleanly');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'error while shutting down');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
+
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    logger.fatal({ err }, 'could not start');
+    await app.close().catch(() => undefined);
+    process.exit(1);
+  }
+  const address = app.server.address();
+  logger.info(
+    {
+      port: typeof address === 'object' && address ? address.port : config.port,
+      mode: app.sink.name === 'dry-run' ? 'dry-run' : 'aep',
+      store: app.store.backend,
+      ...(app.sink.name === 'dry-run' ? { dryRunFile: config.dryRunFile } : {}),
+    },
+    app.sink.name === 'dry-run'
+      ? 'relay listening in DRY-RUN mode: AEP_INLET_URL is unset, messages are written to DRY_RUN_FILE, nothing is sent to Adobe'
+      : 'relay listening: delivering to AEP',
+  );
+}
+
+void main();

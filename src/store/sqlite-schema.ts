@@ -1,0 +1,42 @@
+/**
+ * Versioned SQLite migrations, applied in order at start-up; `PRAGMA user_version` records the
+ * last one applied. Append new migrations; never edit one that has shipped.
+ */
+export const SQLITE_MIGRATIONS: readonly string[] = [
+  `CREATE TABLE events (
+     event_id       TEXT PRIMARY KEY,
+     event_name     TEXT NOT NULL,
+     envelope       TEXT NOT NULL,
+     created_at     INTEGER,
+     received_at    INTEGER NOT NULL,
+     mapping_status TEXT NOT NULL,
+     payload        TEXT NOT NULL
+   );
+   CREATE INDEX events_received_at ON events (received_at);
+   CREATE INDEX events_unmapped ON events (event_id) WHERE mapping_status = 'unmapped';
+
+   CREATE TABLE messages (
+     id                INTEGER PRIMARY KEY,
+     event_id          TEXT NOT NULL,
+     kind              TEXT NOT NULL,
+     body              TEXT NOT NULL,
+     state             TEXT NOT NULL,
+     attempts          INTEGER NOT NULL DEFAULT 0,
+     next_attempt_at   INTEGER NOT NULL,
+     lease_owner       TEXT,
+     last_error        TEXT,
+     dead_reason       TEXT,
+     accepted_at       INTEGER NOT NULL,
+     settled_at        INTEGER,
+     profile_key       TEXT,
+     source_created_at INTEGER
+   );
+   CREATE INDEX messages_due ON messages (next_attempt_at, id) WHERE state IN ('pending', 'in_flight');
+   CREATE INDEX messages_event ON messages (event_id);
+   CREATE INDEX messages_dead ON messages (id) WHERE state = 'dead';
+
+   CREATE TABLE profile_watermarks (
+     profile_key       TEXT PRIMARY KEY,
+     newest_created_at INTEGER NOT NULL
+   );`,
+];

@@ -1,0 +1,342 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { EventEmitter } from 'node:events';
+import Database from 'better-sqlite3';
+import type { ClaimedMessage } from '../delivery/types.js';
+import { StoreUnavailableError } from '../errors.js';
+import type { MappingResult, MessageKind } from '../mapping/types.js';
+import { SQLITE_MIGRATIONS } from './sqlite-schema.js';
+import type { AcceptResult, NewEvent, Settlement, Store } from './types.js';
+import { toDeadLetterView, toEventView, toStoredEvent, type EventRow, type MessageRow } from './views.js';
+
+export interface SqliteStoreOptions {
+  /** File path, or ':memory:' for throwaway unit tests. */
+  path: string;
+  /**
+   * 'full': a commit survives power loss (the WAL is fsynced on every commit).
+   * 'normal': a commit survives a process crash (kill -9), not a power cut. See README "Durability".
+   */
+  synchronous: 'full' | 'normal';
+}
+
+interface PendingAccept {
+  input: NewEvent;
+  resolve: (result: AcceptResult) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * SQLite store for one relay process. better-sqlite3 is synchronous, so webhook commits arriving in
+ * the same event-loop turn are grouped into one transaction (group commit): one fsync for many
+ * events, and every caller still resolves only after its event is durable.
+ */
+export function createSqliteStore(options: SqliteStoreOptions): Store {
+  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+  const db = new Database(options.path);
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = OFF');
+  migrate(db);
+
+  const work = new EventEmitter();
+  const sql = prepareStatements(db);
+  let queue: PendingAccept[] = [];
+  let flushScheduled = false;
+  let closed = false;
+
+  const insertMessages = (eventId: string, mapping: MappingResult, now: number): number => {
+    let skipped = 0;
+    for (const out of mapping.messages) {
+      let state: 'pending' | 'skipped' = 'pending';
+      if (out.kind === 'profile' && out.profileKey !== undefined) {
+        const newest = sql.watermark.get(out.profileKey) as { newest_created_at: number } | undefined;
+        if (newest && newest.newest_created_at > out.sourceCreatedAt) state = 'skipped';
+        else sql.upsertWatermark.run(out.profileKey, out.sourceCreatedAt);
+      }
+      if (state === 'skipped') skipped += 1;
+      sql.insertMessage.run({
+        event_id: eventId,
+        kind: out.kind,
+        body: JSON.stringify(out.message),
+        state,
+        next_attempt_at: now,
+        accepted_at: now,
+        dead_reason: state === 'skipped' ? 'superseded_by_newer_profile' : null,
+        profile_key: out.profileKey ?? null,
+        source_created_at: out.sourceCreatedAt,
+      });
+    }
+    return skipped;
+  };
+
+  const commitGroup = db.transaction((group: PendingAccept[]): AcceptResult[] =>
+    group.map(({ input }) => {
+      const { event } = input;
+      const inserted = sql.insertEvent.run(
+        event.eventId, event.eventName, event.envelope, event.createdAt ?? null, event.receivedAt, input.mapping.status, input.payload,
+      );
+      if (inserted.changes === 0) return { outcome: 'duplicate' };
+      return { outcome: 'accepted', skippedProfiles: insertMessages(event.eventId, input.mapping, event.receivedAt) };
+    }),
+  );
+
+  const flush = () => {
+    flushScheduled = false;
+    const group = queue;
+    queue = [];
+    if (group.length === 0) return;
+    let results: AcceptResult[];
+    try {
+      results = commitGroup(group);
+    } catch (error) {
+      for (const pending of group) pending.reject(new StoreUnavailableError(error));
+      return;
+    }
+    group.forEach((pending, i) => pending.resolve(results[i]!));
+    if (results.some((r) => r.outcome === 'accepted')) work.emit('work');
+  };
+
+  const guard = <T>(fn: () => T): Promise<T> => {
+    if (closed) return Promise.reject(new StoreUnavailableError(new Error('store closed')));
+    try {
+      return Promise.resolve(fn());
+    } catch (error) {
+      return Promise.reject(new StoreUnavailableError(error));
+    }
+  };
+
+  const settleAll = db.transaction((owner: string, settlements: Settlement[], now: number) => {
+    for (const s of settlements) {
+      if (s.outcome === 'delivered') sql.settleDelivered.run(now, s.id, owner);
+      else if (s.outcome === 'retry') sql.settleRetry.run(s.nextAttemptAt, s.error, s.id, owner);
+      else if (s.outcome === 'release') sql.release.run(s.nextAttemptAt, s.id, owner);
+      else sql.settleDead.run(s.reason, s.error, now, s.id, owner);
+    }
+  });
+
+  const claim = db.transaction((owner: string, now: number, leaseUntil: number, limit: number) =>
+    sql.claim.all(leaseUntil, owner, now, limit) as ClaimRow[],
+  );
+
+  const replace = db.transaction((eventId: string, mapping: MappingResult, now: number): boolean => {
+    const busy = sql.countInFlight.get(eventId, now) as { n: number };
+    if (busy.n > 0) return false;
+    sql.deleteUndelivered.run(eventId);
+    sql.setMappingStatus.run(mapping.status, eventId);
+    insertMessages(eventId, mapping, now);
+    return true;
+  });
+
+  const pruneTx = db.transaction((olderThan: number) => {
+    const messages = sql.pruneMessages.run(olderThan).changes;
+    const events = sql.pruneEvents.run(olderThan).changes;
+    return { events, messages };
+  });
+
+  return {
+    backend: 'sqlite',
+
+    acceptEvent(input) {
+      if (closed) return Promise.reject(new StoreUnavailableError(new Error('store closed')));
+      return new Promise<AcceptResult>((resolve, reject) => {
+        queue.push({ input, resolve, reject });
+        if (!flushScheduled) {
+          flushScheduled = true;
+          setImmediate(flush);
+        }
+      });
+    },
+
+    claimDue({ owner, now, leaseMs, limit }) {
+      return guard(() =>
+        claim(owner, now, now + leaseMs, limit)
+          .map(
+            (row): ClaimedMessage => ({
+              id: row.id,
+              eventId: row.event_id,
+              kind: row.kind as MessageKind,
+              body: row.body,
+              attempts: row.attempts,
+              acceptedAt: row.accepted_at,
+            }),
+          )
+          .sort((a, b) => a.id - b.id),
+      );
+    },
+
+    settle(owner, settlements, now) {
+      return guard(() => settleAll(owner, settlements, now));
+    },
+
+    nextDueAt() {
+      return guard(() => (sql.nextDue.get() as { at: number | null }).at ?? undefined);
+    },
+
+    getEvent(eventId) {
+      return guard(() => {
+        const row = sql.getEvent.get(eventId) as EventRow | undefined;
+        return row ? toEventView(row, sql.eventMessages.all(eventId) as MessageRow[]) : undefined;
+      });
+    },
+
+    listDeadLetters({ limit, afterId }) {
+      return guard(() => (sql.deadLetters.all(afterId ?? 0, limit) as MessageRow[]).map(toDeadLetterView));
+    },
+
+    replayDeadLetters(ids, now) {
+      return guard(() => {
+        const changes =
+          ids === 'all'
+            ? sql.replayAllDead.run(now).changes
+            : db.transaction(() => ids.reduce((n, id) => n + sql.replayDead.run(now, id).changes, 0))();
+        if (changes > 0) work.emit('work');
+        return changes;
+      });
+    },
+
+    listEventsForReplay({ mappingStatus, eventIds, limit, afterEventId }) {
+      return guard(() => {
+        if (eventIds) {
+          return eventIds
+            .map((id) => sql.getEvent.get(id) as EventRow | undefined)
+            .filter((row): row is EventRow => row !== undefined)
+            .map(toStoredEvent);
+        }
+        const rows = mappingStatus
+          ? (sql.eventsByStatus.all(mappingStatus, afterEventId ?? '', limit) as EventRow[])
+          : (sql.eventsAll.all(afterEventId ?? '', limit) as EventRow[]);
+        return rows.map(toStoredEvent);
+      });
+    },
+
+    replaceMessages(eventId, mapping, now) {
+      return guard(() => {
+        const replaced = replace(eventId, mapping, now);
+        if (replaced) work.emit('work');
+        return replaced;
+      });
+    },
+
+    queueStats(now) {
+      return guard(() => {
+        const pending = sql.pendingStats.get() as { n: number; oldest: number | null };
+        const dead = sql.deadCount.get() as { n: number };
+        return {
+          pending: pending.n,
+          oldestPendingAgeMs: pending.oldest === null ? 0 : Math.max(0, now - pending.oldest),
+          deadLetters: dead.n,
+        };
+      });
+    },
+
+    prune(olderThan) {
+      return guard(() => pruneTx(olderThan));
+    },
+
+    checkWritable() {
+      return guard(() => {
+        // BEGIN IMMEDIATE takes the write lock: proves the file is writable without changing it.
+        db.prepare('BEGIN IMMEDIATE').run();
+        db.prepare('ROLLBACK').run();
+      });
+    },
+
+    onWork(listener) {
+      work.on('work', listener);
+      return () => work.off('work', listener);
+    },
+
+    async close() {
+      if (closed) return;
+      flush();
+      closed = true;
+      work.removeAllListeners();
+      db.close();
+    },
+  };
+}
+
+interface ClaimRow {
+  id: number;
+  event_id: string;
+  kind: string;
+  body: string;
+  attempts: number;
+  accepted_at: number;
+}
+
+function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  for (let version = current; version < SQLITE_MIGRATIONS.length; version += 1) {
+    db.transaction(() => {
+      db.exec(SQLITE_MIGRATIONS[version]!);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}
+
+function prepareStatements(db: Database.Database) {
+  return {
+    insertEvent: db.prepare(
+      `INSERT INTO events (event_id, event_name, envelope, created_at, received_at, mapping_status, payload)
+       VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
+    ),
+    insertMessage: db.prepare(
+      `INSERT INTO messages (event_id, kind, body, state, next_attempt_at, accepted_at, dead_reason, profile_key, source_created_at)
+       VALUES (@event_id, @kind, @body, @state, @next_attempt_at, @accepted_at, @dead_reason, @profile_key, @source_created_at)`,
+    ),
+    watermark: db.prepare('SELECT newest_created_at FROM profile_watermarks WHERE profile_key = ?'),
+    upsertWatermark: db.prepare(
+      `INSERT INTO profile_watermarks (profile_key, newest_created_at) VALUES (?, ?)
+       ON CONFLICT (profile_key) DO UPDATE SET newest_created_at = max(newest_created_at, excluded.newest_created_at)`,
+    ),
+    claim: db.prepare(
+      `UPDATE messages SET state = 'in_flight', next_attempt_at = ?, lease_owner = ?
+       WHERE id IN (SELECT id FROM messages WHERE state IN ('pending', 'in_flight') AND next_attempt_at <= ?
+                    ORDER BY next_attempt_at, id LIMIT ?)
+       RETURNING id, event_id, kind, body, attempts, accepted_at`,
+    ),
+    settleDelivered: db.prepare(
+      `UPDATE messages SET state = 'delivered', attempts = attempts + 1, settled_at = ?, lease_owner = NULL, last_error = NULL
+       WHERE id = ? AND lease_owner = ? AND state = 'in_flight'`,
+    ),
+    settleRetry: db.prepare(
+      `UPDATE messages SET state = 'pending', attempts = attempts + 1, next_attempt_at = ?, last_error = ?, lease_owner = NULL
+       WHERE id = ? AND lease_owner = ? AND state = 'in_flight'`,
+    ),
+    release: db.prepare(
+      `UPDATE messages SET state = 'pending', next_attempt_at = ?, lease_owner = NULL WHERE id = ? AND lease_owner = ? AND state = 'in_flight'`,
+    ),
+    settleDead: db.prepare(
+      `UPDATE messages SET state = 'dead', attempts = attempts + 1, dead_reason = ?, last_error = ?, settled_at = ?, lease_owner = NULL
+       WHERE id = ? AND lease_owner = ? AND state = 'in_flight'`,
+    ),
+    nextDue: db.prepare(`SELECT min(next_attempt_at) AS at FROM messages WHERE state IN ('pending', 'in_flight')`),
+    getEvent: db.prepare('SELECT * FROM events WHERE event_id = ?'),
+    eventMessages: db.prepare('SELECT * FROM messages WHERE event_id = ? ORDER BY id'),
+    deadLetters: db.prepare(`SELECT * FROM messages WHERE state = 'dead' AND id > ? ORDER BY id LIMIT ?`),
+    replayAllDead: db.prepare(
+      `UPDATE messages SET state = 'pending', attempts = 0, next_attempt_at = ?, dead_reason = NULL, settled_at = NULL WHERE state = 'dead'`,
+    ),
+    replayDead: db.prepare(
+      `UPDATE messages SET state = 'pending', attempts = 0, next_attempt_at = ?, dead_reason = NULL, settled_at = NULL WHERE state = 'dead' AND id = ?`,
+    ),
+    eventsByStatus: db.prepare('SELECT * FROM events WHERE mapping_status = ? AND event_id > ? ORDER BY event_id LIMIT ?'),
+    eventsAll: db.prepare('SELECT * FROM events WHERE event_id > ? ORDER BY event_id LIMIT ?'),
+    countInFlight: db.prepare(`SELECT count(*) AS n FROM messages WHERE event_id = ? AND state = 'in_flight' AND next_attempt_at > ?`),
+    deleteUndelivered: db.prepare(`DELETE FROM messages WHERE event_id = ? AND state IN ('pending', 'in_flight', 'dead', 'skipped')`),
+    setMappingStatus: db.prepare('UPDATE events SET mapping_status = ? WHERE event_id = ?'),
+    pendingStats: db.prepare(
+      `SELECT count(*) AS n, min(accepted_at) AS oldest FROM messages WHERE state IN ('pending', 'in_flight')`,
+    ),
+    deadCount: db.prepare(`SELECT count(*) AS n FROM messages WHERE state = 'dead'`),
+    pruneMessages: db.prepare(
+      `DELETE FROM messages WHERE state IN ('delivered', 'skipped') AND accepted_at < ?
+         AND event_id NOT IN (SELECT event_id FROM messages WHERE state IN ('pending', 'in_flight', 'dead'))`,
+    ),
+    pruneEvents: db.prepare(
+      `DELETE FROM events WHERE received_at < ? AND mapping_status <> 'unmapped' AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.event_id = events.event_id)`,
+    ),
+  };
+}

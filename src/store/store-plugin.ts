@@ -1,0 +1,23 @@
+import fp from 'fastify-plugin';
+import type { Config } from '../config/config.js';
+import { componentLogger } from '../logger.js';
+import { createStore } from './create-store.js';
+import type { Store } from './types.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    store: Store;
+  }
+}
+
+/** Opens the durable store at start-up (migrating it) and closes it last on shutdown. */
+export default fp(
+  async (app, opts: { config: Config; store?: Store }) => {
+    const store = opts.store ?? (await createStore({ ...opts.config.store, logger: componentLogger(app.log, 'store') }));
+    app.decorate('store', store);
+    app.addHook('onClose', async () => {
+      await store.close();
+    });
+  },
+  { name: 'store' },
+);

@@ -1,0 +1,122 @@
+import type { CapillaryEvent } from '../ingest/capillary-event.js';
+import type { ClaimedMessage } from '../delivery/types.js';
+import type { MappingResult, MappingStatus, MessageKind } from '../mapping/types.js';
+
+/**
+ * The durable store behind the relay: events (for deduplication, replay and the admin API) and
+ * their outbound XDM messages (the delivery queue). Two implementations, SQLite and PostgreSQL,
+ * pass one contract suite (test/store/store-contract.ts).
+ *
+ * Message states: pending -> in_flight (leased) -> delivered | dead, back to pending on a retry or
+ * an expired lease; `skipped` for profile records superseded by a newer one (out-of-order guard).
+ * A lease is a `next_attempt_at` in the future: an in-flight message whose lease ran out is due again,
+ * so a crashed worker's messages are redelivered once, with the same body (same XDM `_id`).
+ */
+export type MessageState = 'pending' | 'in_flight' | 'delivered' | 'dead' | 'skipped';
+
+/** The state an operator sees for an event, derived from its messages. */
+export type EventState = 'unmapped' | 'pending' | 'delivered' | 'dead' | 'no_output';
+
+export interface NewEvent {
+  event: CapillaryEvent;
+  /** The body exactly as received (kept for replay after a mapping change). */
+  payload: string;
+  mapping: MappingResult;
+}
+
+export type AcceptResult = { outcome: 'accepted'; skippedProfiles: number } | { outcome: 'duplicate' };
+
+export type Settlement =
+  | { id: number; outcome: 'delivered' }
+  | { id: number; outcome: 'retry'; nextAttemptAt: number; error: string }
+  | { id: number; outcome: 'dead'; reason: string; error: string }
+  /** Gives a claimed message back unsent (e.g. the circuit opened): no attempt is counted. */
+  | { id: number; outcome: 'release'; nextAttemptAt: number };
+
+export interface MessageView {
+  id: number;
+  kind: MessageKind;
+  state: MessageState;
+  attempts: number;
+  nextAttemptAt: number | null;
+  lastError: string | null;
+  deadReason: string | null;
+  deliveredAt: number | null;
+  message: unknown;
+}
+
+export interface StoredEvent {
+  eventId: string;
+  eventName: string;
+  envelope: string;
+  createdAt: number | null;
+  receivedAt: number;
+  mappingStatus: MappingStatus;
+  payload: string;
+}
+
+export interface EventView extends Omit<StoredEvent, 'payload'> {
+  state: EventState;
+  attempts: number;
+  lastError: string | null;
+  messages: MessageView[];
+  payload: unknown;
+}
+
+export interface DeadLetterView {
+  id: number;
+  eventId: string;
+  kind: MessageKind;
+  reason: string;
+  error: string | null;
+  attempts: number;
+  deadAt: number | null;
+  message: unknown;
+}
+
+export interface QueueStats {
+  pending: number;
+  oldestPendingAgeMs: number;
+  deadLetters: number;
+}
+
+export interface ReplayFilter {
+  mappingStatus?: MappingStatus;
+  eventIds?: string[];
+  limit: number;
+  /** Keyset paging: events with an id greater than this. */
+  afterEventId?: string;
+}
+
+export interface Store {
+  readonly backend: 'sqlite' | 'postgres';
+  /** Commits the event and its messages atomically; resolves only once durable. */
+  acceptEvent(input: NewEvent): Promise<AcceptResult>;
+  /** Leases up to `limit` due messages (oldest due first) to `owner` until `now + leaseMs`. */
+  claimDue(options: { owner: string; now: number; leaseMs: number; limit: number }): Promise<ClaimedMessage[]>;
+  /** Records attempt outcomes; ignored for messages whose lease `owner` no longer holds. */
+  settle(owner: string, settlements: Settlement[], now: number): Promise<void>;
+  /** Earliest time a message becomes due, if any (lets an idle worker sleep exactly that long). */
+  nextDueAt(): Promise<number | undefined>;
+  getEvent(eventId: string): Promise<EventView | undefined>;
+  listDeadLetters(options: { limit: number; afterId?: number }): Promise<DeadLetterView[]>;
+  /** Moves dead letters (all, or the given message ids) back to pending. Returns how many. */
+  replayDeadLetters(ids: number[] | 'all', now: number): Promise<number>;
+  listEventsForReplay(filter: ReplayFilter): Promise<StoredEvent[]>;
+  /**
+   * Replaces an event's undelivered messages with a fresh mapping (replay after a mapping change).
+   * Delivered messages stay as history. Returns false, changing nothing, while a message is in flight.
+   */
+  replaceMessages(eventId: string, mapping: MappingResult, now: number): Promise<boolean>;
+  queueStats(now: number): Promise<QueueStats>;
+  /**
+   * Deletes delivered history received before `olderThan`: events whose messages are all delivered or
+   * skipped. Never dead letters, undelivered messages, or unmapped events (kept for replay).
+   */
+  prune(olderThan: number): Promise<{ events: number; messages: number }>;
+  /** Throws StoreUnavailableError unless the store can commit a write now. */
+  checkWritable(): Promise<void>;
+  /** Called when new work may be due (local inserts, replays, or other replicas' inserts). */
+  onWork(listener: () => void): () => void;
+  close(): Promise<void>;
+}
