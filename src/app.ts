@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
 import type { Logger } from 'pino';
 import sinkPlugin from './adobe/sink-plugin.js';
 import type { Config } from './config/config.js';
@@ -25,7 +26,8 @@ export interface AppOptions {
 export function serverOptions(config: Config, logger: Logger) {
   const env = config.env;
   return {
-    loggerInstance: logger,
+    // Typed as Fastify's base logger so the app is a plain FastifyInstance everywhere.
+    loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: env.WEBHOOK_BODY_LIMIT_BYTES,
     trustProxy: env.TRUST_PROXY,
     // Slow clients (slowloris) cannot hold connections: headers and whole requests are bounded.
@@ -37,6 +39,9 @@ export function serverOptions(config: Config, logger: Logger) {
     return503OnClosing: false,
     forceCloseConnections: 'idle' as const,
     requestIdHeader: 'x-request-id',
+    // One line per request, written by relayApp's onResponse hook: debug for successes, info for
+    // refusals (Fastify's default is two info lines per request, too many at webhook rates).
+    disableRequestLogging: true,
     ajv: { customOptions: { removeAdditional: false as const, coerceTypes: 'array' as const, useDefaults: true } },
   };
 }
@@ -46,7 +51,7 @@ export function serverOptions(config: Config, logger: Logger) {
  * before it. It does no I/O of its own; plugins open what they need and close it on `onClose`
  * (in reverse order: delivery stops before the sink and the store close).
  */
-export default async function relayApp(app: FastifyInstance, opts: AppOptions) {
+async function relayApp(app: FastifyInstance, opts: AppOptions) {
   let shuttingDown = false;
   const isShuttingDown = () => shuttingDown;
   app.addHook('preClose', async () => {
@@ -54,6 +59,11 @@ export default async function relayApp(app: FastifyInstance, opts: AppOptions) {
   });
 
   installErrorHandler(app);
+  app.addHook('onResponse', async (request, reply) => {
+    const line = { method: request.method, url: request.url.split('?')[0], statusCode: reply.statusCode, responseTimeMs: Math.round(reply.elapsedTime * 10) / 10 };
+    if (reply.statusCode >= 400) request.log.info(line, 'request refused');
+    else request.log.debug(line, 'request completed');
+  });
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
 
   await app.register(storePlugin, { config: opts.config, ...(opts.store ? { store: opts.store } : {}) });
@@ -65,3 +75,6 @@ export default async function relayApp(app: FastifyInstance, opts: AppOptions) {
   await app.register(healthRoutes, { isShuttingDown });
   await app.register(adminRoutes, { config: opts.config, ...(opts.now ? { now: opts.now } : {}) });
 }
+
+// Not encapsulated, so the root instance (server.ts, tests) sees `store`, `sink` and `metrics`.
+export default fp(relayApp, { name: 'relay' });

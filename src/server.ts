@@ -57,14 +57,15 @@ async function main() {
     process.exit(1);
   }
   const address = app.server.address();
+  const dryRun = config.adobe === undefined;
   logger.info(
     {
       port: typeof address === 'object' && address ? address.port : config.port,
-      mode: app.sink.name === 'dry-run' ? 'dry-run' : 'aep',
-      store: app.store.backend,
-      ...(app.sink.name === 'dry-run' ? { dryRunFile: config.dryRunFile } : {}),
+      mode: dryRun ? 'dry-run' : 'aep',
+      store: config.store.url.startsWith('sqlite:') ? 'sqlite' : 'postgres',
+      ...(dryRun ? { dryRunFile: config.dryRunFile } : {}),
     },
-    app.sink.name === 'dry-run'
+    dryRun
       ? 'relay listening in DRY-RUN mode: AEP_INLET_URL is unset, messages are written to DRY_RUN_FILE, nothing is sent to Adobe'
       : 'relay listening: delivering to AEP',
   );
