@@ -50,10 +50,16 @@ export function numberToText(value: number): string | undefined {
   if (!Number.isFinite(value)) return undefined;
   if (Number.isInteger(value)) return BigInt(value).toString();
   const text = String(value);
-  if (!/e/i.test(text)) return text;
-  // Tiny or huge non-integers: expand the exponent without losing the significant digits.
-  const fixed = value.toFixed(100).replace(/\.?0+$/, '');
-  return fixed === '' || fixed === '-0' || fixed === '0' ? text : fixed;
+  const exponent = /^(-?)(\d+)(?:\.(\d+))?e([+-]\d+)$/.exec(text);
+  if (exponent === null) return text;
+  // A tiny non-integer (`1e-7`): move the decimal point in the shortest round-trip digits, so the
+  // text is plain decimal without the binary noise toFixed would add.
+  const [, sign = '', whole = '', fraction = '', power = '0'] = exponent;
+  const digits = `${whole}${fraction}`;
+  const point = whole.length + Number(power);
+  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
+  if (point >= digits.length) return `${sign}${digits}${'0'.repeat(point - digits.length)}`;
+  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
 }
 
 /** Trimmed non-blank text from a string, or a number written as text; else undefined. */

@@ -409,6 +409,7 @@ export const DOCUMENTED_EVENTS: ReadonlyArray<readonly [Family, string]> = Objec
 
 function dataFor(eventName: string): Record<string, unknown> {
   for (const events of Object.values(DOCUMENTED_DATA)) {
+    if (!Object.hasOwn(events, eventName)) continue;
     const build = (events as Record<string, DataBuilder>)[eventName];
     if (build !== undefined) return build();
   }
