@@ -86,7 +86,8 @@ function eventTime(event: CapillaryEvent): { ms: number; iso: string; valid: boo
   for (const candidate of [event.createdAt, event.receivedAt]) {
     if (typeof candidate !== 'number') continue;
     const iso = epochMsToIso(candidate);
-    if (iso !== undefined) return { ms: Math.trunc(candidate), iso, valid: true };
+    // `|| 0` turns -0 into 0, so sourceCreatedAt compares and serialises as written.
+    if (iso !== undefined) return { ms: Math.trunc(candidate) || 0, iso, valid: true };
   }
   return { ms: 0, iso: new Date(0).toISOString(), valid: false };
 }
