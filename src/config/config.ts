@@ -104,7 +104,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       customerId: e.IDENTITY_NAMESPACE_CUSTOMER_ID,
       email: e.IDENTITY_NAMESPACE_EMAIL,
       phone: e.IDENTITY_NAMESPACE_PHONE,
-      externalId: e.IDENTITY_NAMESPACE_EXTERNAL_ID,
+      // An empty variable counts as unset (default), so `none` is how to leave externalId out.
+      externalId: e.IDENTITY_NAMESPACE_EXTERNAL_ID === 'none' ? '' : e.IDENTITY_NAMESPACE_EXTERNAL_ID,
       channels: parsePairs(e.IDENTITY_CHANNEL_NAMESPACES),
     },
     hashIdentities: e.IDENTITY_HASH,

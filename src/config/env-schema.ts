@@ -48,7 +48,7 @@ export const EnvSchema = Type.Object({
   IDENTITY_NAMESPACE_CUSTOMER_ID: Type.String({ default: 'CapillaryId', minLength: 1, description: 'identity namespace for customerId (primary)' }),
   IDENTITY_NAMESPACE_EMAIL: Type.String({ default: 'Email', minLength: 1, description: 'identity namespace for instore.email' }),
   IDENTITY_NAMESPACE_PHONE: Type.String({ default: 'Phone', minLength: 1, description: 'identity namespace for instore.mobile' }),
-  IDENTITY_NAMESPACE_EXTERNAL_ID: Type.String({ default: 'CapillaryExternalId', description: 'identity namespace for instore.externalId; empty leaves it out' }),
+  IDENTITY_NAMESPACE_EXTERNAL_ID: Type.String({ default: 'CapillaryExternalId', description: 'identity namespace for instore.externalId; none leaves it out' }),
   IDENTITY_CHANNEL_NAMESPACES: Type.String({ default: '', pattern: '^$|^[^=,]+=[^=,]+(,[^=,]+=[^=,]+)*$', description: 'identifierType=Namespace pairs for channel identifiers, comma-separated' }),
   IDENTITY_HASH: bool(false, 'SHA-256 hash email and phone identities'),
   XDM_LEGACY_LOYALTY_SCHEMA: bool(false, 'leave out Loyalty Details fields added to XDM in 2025-2026'),
