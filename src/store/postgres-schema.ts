@@ -1,0 +1,96 @@
+import type { Logger } from 'pino';
+import type { ClientBase } from 'pg';
+
+/**
+ * Versioned PostgreSQL migrations, applied in order at start-up; `schema_migrations` records each
+ * one applied. Append new migrations; never edit one that has shipped. Column names match the
+ * SQLite schema (src/store/views.ts maps rows of both backends).
+ *
+ * Times are epoch-ms BIGINTs supplied by the relay (never the database clock), as in SQLite.
+ * Text keys that are paged or compared use COLLATE "C": byte order, the same as SQLite's, whatever
+ * locale the cluster was created with.
+ */
+export const POSTGRES_MIGRATIONS: readonly string[] = [
+  `CREATE TABLE events (
+     event_id       TEXT COLLATE "C" PRIMARY KEY,
+     event_name     TEXT NOT NULL,
+     envelope       TEXT NOT NULL,
+     created_at     BIGINT,
+     received_at    BIGINT NOT NULL,
+     mapping_status TEXT NOT NULL,
+     payload        TEXT NOT NULL
+   );
+   CREATE INDEX events_received_at ON events (received_at);
+   CREATE INDEX events_unmapped ON events (event_id) WHERE mapping_status = 'unmapped';
+
+   CREATE TABLE messages (
+     id                BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+     event_id          TEXT COLLATE "C" NOT NULL,
+     kind              TEXT NOT NULL,
+     body              TEXT NOT NULL,
+     state             TEXT NOT NULL,
+     attempts          INTEGER NOT NULL DEFAULT 0,
+     next_attempt_at   BIGINT NOT NULL,
+     lease_owner       TEXT,
+     last_error        TEXT,
+     dead_reason       TEXT,
+     accepted_at       BIGINT NOT NULL,
+     settled_at        BIGINT,
+     profile_key       TEXT,
+     source_created_at BIGINT
+   );
+   CREATE INDEX messages_due ON messages (next_attempt_at, id) WHERE state IN ('pending', 'in_flight');
+   CREATE INDEX messages_event ON messages (event_id);
+   CREATE INDEX messages_dead ON messages (id) WHERE state = 'dead';
+
+   CREATE TABLE profile_watermarks (
+     profile_key       TEXT COLLATE "C" PRIMARY KEY,
+     newest_created_at BIGINT NOT NULL
+   );`,
+];
+
+/**
+ * Key of the session-level advisory lock that serializes migrations across replicas. Arbitrary but
+ * fixed: every version of the relay must use the same one.
+ */
+export const MIGRATION_LOCK_KEY = '7262117001';
+
+/**
+ * Applies the pending migrations. Several replicas may start at once: each takes the same advisory
+ * lock first, so one migrates while the others wait, then find nothing left to do. Each migration
+ * commits in its own transaction together with its `schema_migrations` row, so a failed one leaves
+ * the earlier ones applied and is retried whole at the next start. The lock is released explicitly,
+ * and by PostgreSQL itself if the connection drops.
+ */
+export async function migratePostgres(client: ClientBase, logger: Logger): Promise<void> {
+  await client.query('SELECT pg_advisory_lock($1::bigint)', [MIGRATION_LOCK_KEY]);
+  try {
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS schema_migrations (
+         version    INTEGER PRIMARY KEY,
+         applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+       )`,
+    );
+    const { rows } = await client.query<{ version: number | null }>('SELECT max(version) AS version FROM schema_migrations');
+    const current = rows[0]?.version ?? 0;
+    if (current > POSTGRES_MIGRATIONS.length) {
+      // A newer relay migrated this database (rolling deploy or rollback): migrations only add, so
+      // this version keeps working; say so once.
+      logger.warn({ schemaVersion: current, known: POSTGRES_MIGRATIONS.length }, 'database schema is newer than this relay');
+    }
+    for (let version = current; version < POSTGRES_MIGRATIONS.length; version += 1) {
+      await client.query('BEGIN');
+      try {
+        await client.query(POSTGRES_MIGRATIONS[version]!);
+        await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [version + 1]);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+      logger.info({ schemaVersion: version + 1 }, 'applied database migration');
+    }
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1::bigint)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+  }
+}
