@@ -276,6 +276,9 @@ function migrate(db: Database.Database): void {
   }
 }
 
+const SUPERSEDED = `(profile_key IS NOT NULL AND EXISTS (SELECT 1 FROM profile_watermarks w
+  WHERE w.profile_key = messages.profile_key AND w.newest_created_at > messages.source_created_at))`;
+
 function prepareStatements(db: Database.Database) {
   return {
     insertEvent: db.prepare(
@@ -301,8 +304,12 @@ function prepareStatements(db: Database.Database) {
       `UPDATE messages SET state = 'delivered', attempts = attempts + 1, settled_at = ?, lease_owner = NULL, last_error = NULL
        WHERE id = ? AND lease_owner = ? AND state = 'in_flight'`,
     ),
+    // A profile record whose retry comes after a newer record for the same member was queued would
+    // overwrite newer state in AEP: it is skipped instead (the out-of-order guard, at retry time).
     settleRetry: db.prepare(
-      `UPDATE messages SET state = 'pending', attempts = attempts + 1, next_attempt_at = ?, last_error = ?, lease_owner = NULL
+      `UPDATE messages SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, lease_owner = NULL,
+         state = CASE WHEN ${SUPERSEDED} THEN 'skipped' ELSE 'pending' END,
+         dead_reason = CASE WHEN ${SUPERSEDED} THEN 'superseded_by_newer_profile' ELSE dead_reason END
        WHERE id = ? AND lease_owner = ? AND state = 'in_flight'`,
     ),
     release: db.prepare(

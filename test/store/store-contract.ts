@@ -164,6 +164,21 @@ export function describeStoreContract(name: string, harness: StoreHarness): void
       expect(claimed.filter((m) => m.eventId === older.eventId).map((m) => m.kind)).toEqual(['event']);
     });
 
+    it('skips a failed profile record at retry time once a newer one for the member was queued', async () => {
+      const profile = (eventId: string, createdAt: number) =>
+        outbound(eventId, { kind: 'profile', profileKey: 'cust-9:prog-1', sourceCreatedAt: createdAt });
+      const older = capillaryEvent({ createdAt: T0 });
+      await accept(older, mapped(profile(older.eventId, T0)));
+      const [first] = await store.claimDue({ owner: 'a', now: T0, leaseMs: 60_000, limit: 10 });
+      const newer = capillaryEvent({ createdAt: T0 + 100 });
+      await accept(newer, mapped(profile(newer.eventId, T0 + 100)));
+      await store.settle('a', [{ id: first!.id, outcome: 'retry', nextAttemptAt: T0 + 1, error: 'http_503' }], T0);
+      const view = await store.getEvent(older.eventId);
+      expect(view?.messages[0]).toMatchObject({ state: 'skipped', deadReason: 'superseded_by_newer_profile', attempts: 1 });
+      const due = await store.claimDue({ owner: 'a', now: T0 + 10, leaseMs: 60_000, limit: 10 });
+      expect(due.map((m) => m.eventId)).toEqual([newer.eventId]);
+    });
+
     it('replaces the messages of an unmapped event when it is re-mapped, unless one is in flight', async () => {
       const event = capillaryEvent({ eventName: 'laterMapped' });
       await accept(event, unmapped);
