@@ -1,0 +1,61 @@
+# Capillary -> AEP relay. Build: `docker build -t capillary-aep-relay .`
+# Run:   `docker run --env-file .env -p 8080:8080 -v relay-data:/data capillary-aep-relay`
+#
+# One Node LTS image for both stages, pinned to an exact release (change both FROM lines together),
+# so the native better-sqlite3 module compiled in the build stage matches the runtime's ABI. Node 22 (LTS) satisfies
+# package.json's engines, and better-sqlite3 ^12 supports it.
+# ---------------------------------------------------------------- build
+FROM node:22.23.3-bookworm-slim AS build
+# better-sqlite3 compiles from source when its prebuilt binary cannot be fetched: node-gyp needs these.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+# Dependencies first, so a source-only change reuses the npm ci layer.
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+# Compile, then drop dev dependencies (TypeScript, vitest, ...) so only production ones are copied on.
+RUN npm run build \
+ && npm prune --omit=dev --no-audit --no-fund \
+ && npm cache clean --force
+
+# ---------------------------------------------------------------- runtime
+FROM node:22.23.3-bookworm-slim AS runtime
+# tini as PID 1: it forwards SIGTERM to node (so the relay's graceful shutdown runs) and reaps
+# zombies. Without it, run the image with `docker run --init`.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/* \
+ && mkdir -p /data \
+ && chown node:node /data
+WORKDIR /app
+# Code and dependencies stay owned by root: the relay's user can read them but write only /data.
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+
+# The SQLite store and the dry-run output live on the volume; every other setting comes from the
+# environment (see .env.example). Secrets: CAPILLARY_AUTH_SECRETS_FILE, ADOBE_CLIENT_SECRET_FILE,
+# ADMIN_TOKEN_FILE read Docker/Kubernetes secrets mounted as files.
+ENV PORT=8080 \
+    HOST=0.0.0.0 \
+    STORE_URL=sqlite:/data/relay.db \
+    DRY_RUN_FILE=/data/dry-run.ndjson
+VOLUME ["/data"]
+EXPOSE 8080
+
+# The image's unprivileged `node` user (uid 1000).
+USER node
+
+# Liveness with node itself (the slim image has no curl): 200 from /healthz within 4 s. The relay
+# listens within a second or two, well before the first check at 30 s, so no start period is set.
+HEALTHCHECK --interval=30s --timeout=5s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/healthz', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+
+# SIGTERM (docker stop) drains in-flight requests for SHUTDOWN_GRACE_MS (default 10 s): give the
+# container a stop timeout above that (`docker stop -t 20`, compose `stop_grace_period: 20s`).
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["node", "dist/src/server.js"]
