@@ -1,9 +1,11 @@
 # Capillary -> AEP relay. Build: `docker build -t capillary-aep-relay .`
-# Run:   `docker run --env-file .env -p 8080:8080 -v relay-data:/data capillary-aep-relay`
+# Run:   `docker-compose up relay` (docker-compose.yml), or
+#        `docker run -e CAPILLARY_AUTH_SECRETS=... -p 8080:8080 -v relay-data:/data capillary-aep-relay`
+#        (an --env-file copied from .env.example must not override STORE_URL and DRY_RUN_FILE below).
 #
 # One Node LTS image for both stages, pinned to an exact release (change both FROM lines together),
-# so the native better-sqlite3 module compiled in the build stage matches the runtime's ABI. Node 22 (LTS) satisfies
-# package.json's engines, and better-sqlite3 ^12 supports it.
+# so the native better-sqlite3 module compiled in the build stage matches the runtime's ABI.
+# Node 22 (LTS) satisfies package.json's engines, and better-sqlite3 ^12 supports it.
 # ---------------------------------------------------------------- build
 FROM node:22.23.3-bookworm-slim AS build
 # better-sqlite3 compiles from source when its prebuilt binary cannot be fetched: node-gyp needs these.
