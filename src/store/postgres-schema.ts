@@ -36,7 +36,7 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      dead_reason       TEXT,
      accepted_at       BIGINT NOT NULL,
      settled_at        BIGINT,
-     profile_key       TEXT,
+     profile_key       TEXT COLLATE "C",
      source_created_at BIGINT
    );
    CREATE INDEX messages_due ON messages (next_attempt_at, id) WHERE state IN ('pending', 'in_flight');

@@ -519,6 +519,9 @@ interface ClaimRow {
   accepted_at: string;
 }
 
+const SUPERSEDED = `(m.profile_key IS NOT NULL AND EXISTS (SELECT 1 FROM profile_watermarks w
+  WHERE w.profile_key = m.profile_key AND w.newest_created_at > m.source_created_at))`;
+
 const SQL = {
   insertEvent: `INSERT INTO events (event_id, event_name, envelope, created_at, received_at, mapping_status, payload)
                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING`,
@@ -534,7 +537,11 @@ const SQL = {
           RETURNING m.id, m.event_id, m.kind, m.body, m.attempts, m.accepted_at`,
   settleDelivered: `UPDATE messages SET state = 'delivered', attempts = attempts + 1, settled_at = $1, lease_owner = NULL, last_error = NULL
                     WHERE id = ANY($2::bigint[]) AND lease_owner = $3 AND state = 'in_flight'`,
-  settleRetry: `UPDATE messages m SET state = 'pending', attempts = m.attempts + 1, next_attempt_at = u.at, last_error = u.error, lease_owner = NULL
+  // A profile record retried after a newer one for the same member was queued would overwrite newer
+  // state in AEP: it is skipped instead (the out-of-order guard, at retry time), as in SQLite.
+  settleRetry: `UPDATE messages m SET attempts = m.attempts + 1, next_attempt_at = u.at, last_error = u.error, lease_owner = NULL,
+                  state = CASE WHEN ${SUPERSEDED} THEN 'skipped' ELSE 'pending' END,
+                  dead_reason = CASE WHEN ${SUPERSEDED} THEN 'superseded_by_newer_profile' ELSE m.dead_reason END
                 FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS u(id, at, error)
                 WHERE m.id = u.id AND m.lease_owner = $4 AND m.state = 'in_flight'`,
   release: `UPDATE messages m SET state = 'pending', next_attempt_at = u.at, lease_owner = NULL
