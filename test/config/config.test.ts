@@ -1,0 +1,122 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/config.js';
+import { ConfigError } from '../../src/errors.js';
+import { startRelay } from '../helpers/relay-process.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'relay-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const BASE = { CAPILLARY_AUTH_SECRETS: 'config-test-secret' };
+const AEP = { AEP_INLET_URL: 'https://dcs.adobedc.net/collection/abc123', AEP_EVENT_DATASET_ID: 'ds-1', AEP_EVENT_SCHEMA_ID: 'https://ns.adobe.com/tenant/schemas/ee' };
+
+/** The ConfigError loadConfig throws for `env` (fails the test when it does not throw one). */
+function refusal(env: NodeJS.ProcessEnv): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+function secretFile(name: string, content: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return path;
+}
+
+describe('loadConfig refuses a bad configuration, naming the variable', () => {
+  it.each<[string, NodeJS.ProcessEnv, string]>([
+    ['no webhook secret and auth not explicitly disabled', {}, 'CAPILLARY_AUTH_SECRETS'],
+    ['an empty webhook secret list', { CAPILLARY_AUTH_SECRETS: ' , ' }, 'CAPILLARY_AUTH_SECRETS'],
+    ['auth disabled set to false', { CAPILLARY_AUTH_DISABLED: 'false' }, 'CAPILLARY_AUTH_SECRETS'],
+    ['a PORT that is not a number', { ...BASE, PORT: '80a' }, 'PORT'],
+    ['a PORT out of range', { ...BASE, PORT: '70000' }, 'PORT'],
+    ['an AEP_INLET_URL that is not a URL', { ...BASE, AEP_INLET_URL: 'dcs.adobedc.net/collection/abc' }, 'AEP_INLET_URL'],
+    ['an AEP_INLET_URL that is not http(s)', { ...BASE, AEP_INLET_URL: 'ftp://dcs.adobedc.net/collection/abc' }, 'AEP_INLET_URL'],
+    ['an AEP_INLET_URL without the event dataset', { ...BASE, ...AEP, AEP_EVENT_DATASET_ID: undefined }, 'AEP_EVENT_DATASET_ID'],
+    ['an AEP_INLET_URL without the event schema', { ...BASE, ...AEP, AEP_EVENT_SCHEMA_ID: undefined }, 'AEP_EVENT_SCHEMA_ID'],
+    ['a client id without its secret', { ...BASE, ...AEP, ADOBE_CLIENT_ID: 'client' }, 'ADOBE_CLIENT_SECRET'],
+    ['a client secret without its id', { ...BASE, ...AEP, ADOBE_CLIENT_SECRET: 'secret' }, 'ADOBE_CLIENT_ID'],
+    ['a lease equal to the request timeout', { ...BASE, DELIVERY_LEASE_MS: '15000', DELIVERY_REQUEST_TIMEOUT_MS: '15000' }, 'DELIVERY_LEASE_MS'],
+    ['a lease shorter than the request timeout', { ...BASE, DELIVERY_LEASE_MS: '5000' }, 'DELIVERY_LEASE_MS'],
+    ['a dedup retention below 8 days (Capillary retries for 7)', { ...BASE, DEDUP_RETENTION_HOURS: '191' }, 'DEDUP_RETENTION_HOURS'],
+    ['a profile dataset without its schema', { ...BASE, AEP_PROFILE_DATASET_ID: 'ds-p' }, 'AEP_PROFILE_SCHEMA_ID'],
+    ['an unknown LOG_LEVEL', { ...BASE, LOG_LEVEL: 'verbose' }, 'LOG_LEVEL'],
+    ['a STORE_URL of an unknown kind', { ...BASE, STORE_URL: 'mysql://db/relay' }, 'STORE_URL'],
+  ])('%s', (_why, env, variable) => {
+    const error = refusal(env);
+    expect(error.message.startsWith(`${variable}: expected `), error.message).toBe(true);
+    expect(error.context['variable']).toBe(variable);
+    expect(error.message).not.toContain('\n');
+  });
+
+  it.each(['CAPILLARY_AUTH_SECRETS', 'ADOBE_CLIENT_SECRET', 'ADMIN_TOKEN'])('refuses both %s and %s_FILE', (name) => {
+    const file = secretFile(`both-${name}`, 'from-file');
+    const error = refusal({ ...BASE, [name]: 'from-env', [`${name}_FILE`]: file });
+    expect(error.message).toMatch(new RegExp(`^${name}_FILE: `));
+    expect(error.message).not.toContain('from-env');
+    expect(error.message).not.toContain('from-file');
+  });
+
+  it.each(['CAPILLARY_AUTH_SECRETS', 'ADOBE_CLIENT_SECRET', 'ADMIN_TOKEN'])('refuses an unreadable %s_FILE, without printing any secret', (name) => {
+    const missing = refusal({ ...BASE, [name]: undefined, [`${name}_FILE`]: join(dir, 'does-not-exist') });
+    expect(missing.message).toMatch(new RegExp(`^${name}_FILE: expected a readable file`));
+    const folder = refusal({ ...BASE, [name]: undefined, [`${name}_FILE`]: dir });
+    expect(folder.message).toMatch(new RegExp(`^${name}_FILE: `));
+  });
+
+  // Root reads any file whatever its mode, so this case only runs as an ordinary user.
+  it.skipIf(process.getuid?.() === 0)('refuses a _FILE the process may not read', () => {
+    const file = secretFile('unreadable', 'secret');
+    chmodSync(file, 0o000);
+    expect(refusal({ ...BASE, ADMIN_TOKEN_FILE: file }).message).toMatch(/^ADMIN_TOKEN_FILE: /);
+  });
+});
+
+describe('secrets from files (<NAME>_FILE), as Docker and Kubernetes mount them', () => {
+  it('reads each secret from its file, dropping the one trailing newline editors add', () => {
+    const config = loadConfig({
+      CAPILLARY_AUTH_SECRETS_FILE: secretFile('capillary', 'current-secret,previous-secret\n'),
+      ADOBE_CLIENT_SECRET_FILE: secretFile('adobe', 'p8e-client-secret\r\n'),
+      ADMIN_TOKEN_FILE: secretFile('admin', 'admin-token-from-file'),
+      ADOBE_CLIENT_ID: 'client-id',
+      ...AEP,
+    });
+    expect(config.auth.secrets).toEqual(['current-secret', 'previous-secret']);
+    expect(config.adobe && 'clientSecret' in config.adobe ? config.adobe.clientSecret : undefined).toBe('p8e-client-secret');
+    expect(config.adminToken).toBe('admin-token-from-file');
+  });
+
+  it('treats an empty variable as unset, so X= beside X_FILE is not a conflict', () => {
+    const config = loadConfig({ CAPILLARY_AUTH_SECRETS: '', CAPILLARY_AUTH_SECRETS_FILE: secretFile('empty-beside', 'from-file') });
+    expect(config.auth.secrets).toEqual(['from-file']);
+  });
+
+  it('starts without secrets only when auth is explicitly disabled', () => {
+    expect(loadConfig({ CAPILLARY_AUTH_DISABLED: 'true' }).auth).toEqual({ header: 'authorization', secrets: [], disabled: true });
+  });
+});
+
+describe('the real process with a bad configuration', () => {
+  it.each<[string, Record<string, string>, string]>([
+    ['a malformed PORT', { ...BASE, PORT: 'eighty' }, 'PORT'],
+    ['no webhook secret', {}, 'CAPILLARY_AUTH_SECRETS'],
+    ['an unreadable secret file', { ...BASE, ADMIN_TOKEN_FILE: join(dir, 'nope') }, 'ADMIN_TOKEN_FILE'],
+  ])('exits with code 78 and one line naming the variable: %s', async (_why, env, variable) => {
+    const error = await startRelay({ STORE_URL: `sqlite:${join(dir, 'never.db')}`, DRY_RUN_FILE: join(dir, 'never.ndjson'), ...env }).then(
+      (relay) => {
+        void relay.kill();
+        throw new Error('the relay started with a bad configuration');
+      },
+      (e: unknown) => e as Error,
+    );
+    const [header, ...lines] = error.message.split('\n');
+    expect(header).toMatch(/exited before listening \(code 78,/);
+    expect(lines.filter((l) => l.trim() !== '')).toEqual([expect.stringMatching(new RegExp(`^capillary-aep-relay: configuration error: ${variable}: expected `))]);
+  });
+});
