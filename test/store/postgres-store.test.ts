@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -141,8 +143,8 @@ describe('PostgreSQL store: migrations', () => {
   });
 });
 
-// Its own server: restarting the run's shared one would fail other test files running meanwhile.
-describe('PostgreSQL store: a PostgreSQL restart', () => {
+// Its own server: stopping the run's shared one would fail other test files running meanwhile.
+describe('PostgreSQL store: the server restarts or hangs', () => {
   let server: PostgresServer;
   beforeAll(async () => {
     server = await startPostgresServer();
@@ -175,6 +177,32 @@ describe('PostgreSQL store: a PostgreSQL restart', () => {
       await woke;
     } finally {
       await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('fails checkWritable within about 2 s when the server hangs', async () => {
+    const store = await open(await createDatabase(server.url));
+    try {
+      await store.checkWritable();
+      // Freeze the whole private server: the postmaster (first line of postmaster.pid) and every
+      // process it runs, this store's pooled connection included.
+      const postmaster = Number((await readFile(join(server.dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+      const admin = new pg.Client({ connectionString: server.url });
+      await admin.connect();
+      const { rows } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()');
+      await admin.end();
+      const pids = [postmaster, ...rows.map((r) => r.pid)];
+      for (const pid of pids) process.kill(pid, 'SIGSTOP');
+      try {
+        const started = performance.now();
+        await expect(store.checkWritable()).rejects.toBeInstanceOf(StoreUnavailableError);
+        expect(performance.now() - started).toBeLessThan(4_000);
+      } finally {
+        for (const pid of pids) process.kill(pid, 'SIGCONT');
+      }
+      await expect(store.checkWritable()).resolves.toBeUndefined();
+    } finally {
+      await store.close();
     }
   });
 });
