@@ -179,6 +179,10 @@ export function createImsTokenProvider(deps: ImsTokenProviderDeps): TokenProvide
 
   const isValid = (t: CachedToken | undefined, at = now()): t is CachedToken => t !== undefined && at < t.expiresAt;
 
+  // Computed when scraped: a value set only on token calls goes stale on an idle relay, and would
+  // hide a token running out while IMS keeps failing (prom-client awaits a gauge's collect()).
+  (imsTokenExpiry as unknown as { collect: () => void }).collect = () => updateExpiryGauge();
+
   function updateExpiryGauge(): void {
     imsTokenExpiry.set(current ? Math.max(0, (current.expiresAt - now()) / 1000) : 0);
   }

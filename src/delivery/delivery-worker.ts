@@ -79,21 +79,45 @@ export function createDeliveryWorker(deps: {
     await store.settle(options.owner, messages.map((m) => ({ id: m.id, outcome: 'release', nextAttemptAt: at })), at);
   };
 
-  const sendBatch = async (batch: ClaimedMessage[]) => {
-    await rateLimiter.acquire(batch.length, abort.signal);
-    const outcomes = await sink.send(batch, abort.signal);
+  const sendBatch = async (batch: ClaimedMessage[], signal: AbortSignal) => {
+    const outcomes = await sink.send(batch, signal);
     const byId = new Map(outcomes.map((o) => [o.id, o]));
     const at = now();
     const settlements = batch.map((message) =>
       toSettlement(message, byId.get(message.id) ?? { id: message.id, outcome: 'retry', reason: 'network', detail: 'no outcome from sink' }, at),
     );
     const retries = outcomes.filter((o): o is Extract<MessageOutcome, { outcome: 'retry' }> => o.outcome === 'retry');
-    if (retries.some((o) => o.reason === 'http_429')) rateLimiter.onThrottled();
-    else if (outcomes.some((o) => o.outcome === 'delivered')) rateLimiter.onSuccess();
+    const throttled = retries.filter((o) => o.reason === 'http_429');
+    if (throttled.length > 0) {
+      // Adobe's Retry-After holds back every sender (clamped like the retry delay), not just this batch.
+      const retryAfter = Math.max(0, ...throttled.map((o) => o.retryAfterMs ?? 0));
+      rateLimiter.onThrottled(retryAfter > 0 ? Math.min(retryAfter, options.retry.maxMs) : undefined);
+    } else if (outcomes.some((o) => o.outcome === 'delivered')) rateLimiter.onSuccess();
     circuitBreaker.record(!(retries.length === outcomes.length && retries.every((o) => ENDPOINT_FAILURES.has(o.reason))));
     if (retries.length > 0) logger.warn({ messages: batch.length, retries: retries.length, reason: retries[0]?.reason, detail: retries[0]?.detail }, 'delivery attempt failed; retrying later');
     logger.trace({ messages: batch.length, delivered: outcomes.filter((o) => o.outcome === 'delivered').length }, 'batch sent');
     await store.settle(options.owner, settlements, at);
+  };
+
+  /**
+   * A signal that fires shortly before the lease taken at `claimedAt` runs out (or when stop() gives
+   * up waiting): whatever is still waiting or sending then is cut short and settled while the lease
+   * is still ours, so no other lane or replica ever sends the same message at the same time.
+   */
+  const leaseSignal = (claimedAt: number) => {
+    const controller = new AbortController();
+    const margin = Math.min(1_000, Math.floor(options.leaseMs / 10));
+    const onAbort = () => controller.abort();
+    if (abort.signal.aborted) controller.abort();
+    else abort.signal.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(onAbort, Math.max(0, claimedAt + options.leaseMs - margin - now()));
+    return {
+      signal: controller.signal,
+      dispose() {
+        clearTimeout(timer);
+        abort.signal.removeEventListener('abort', onAbort);
+      },
+    };
   };
 
   const idle = async () => {
@@ -103,6 +127,8 @@ export function createDeliveryWorker(deps: {
     } catch {
       next = undefined;
     }
+    // stop() may have notified while we were reading: do not start a wait it would not end.
+    if (!running) return;
     const ms = next === undefined ? options.pollIntervalMs : Math.min(options.pollIntervalMs, Math.max(1, next - now()));
     const woken = await waker.wait(ms);
     // New work just arrived: give concurrent webhooks a moment to join the same batch.
@@ -112,14 +138,16 @@ export function createDeliveryWorker(deps: {
   const lane = async (index: number) => {
     const log = logger.child({ lane: index });
     while (running) {
-      const blockedFor = circuitBreaker.waitMs();
+      // Nothing is claimed while the circuit is open or Adobe asked us to hold off (Retry-After).
+      const blockedFor = Math.max(circuitBreaker.waitMs(), rateLimiter.pausedMs());
       if (blockedFor > 0) {
         await waker.wait(blockedFor);
         continue;
       }
       let claimed: ClaimedMessage[];
+      const claimedAt = now();
       try {
-        claimed = await store.claimDue({ owner: options.owner, now: now(), leaseMs: options.leaseMs, limit: options.batchMaxMessages });
+        claimed = await store.claimDue({ owner: options.owner, now: claimedAt, leaseMs: options.leaseMs, limit: options.batchMaxMessages });
       } catch (error) {
         log.warn({ err: error }, 'could not claim messages from the store; retrying');
         await waker.wait(options.pollIntervalMs);
@@ -130,20 +158,27 @@ export function createDeliveryWorker(deps: {
         continue;
       }
       const batches = packBatches(claimed, { maxBytes: options.batchMaxBytes, maxMessages: options.batchMaxMessages });
-      for (let i = 0; i < batches.length; i += 1) {
-        const batch = batches[i]!;
-        try {
-          if (!running || !circuitBreaker.begin()) {
-            await release(batches.slice(i).flat());
+      const lease = leaseSignal(claimedAt);
+      try {
+        for (let i = 0; i < batches.length; i += 1) {
+          const batch = batches[i]!;
+          try {
+            if (running) await rateLimiter.acquire(batch.length, lease.signal);
+            // Stopping, out of lease time, or the circuit opened: give the rest back unsent, no attempt counted.
+            if (!running || lease.signal.aborted || !circuitBreaker.begin()) {
+              await release(batches.slice(i).flat());
+              break;
+            }
+            await sendBatch(batch, lease.signal);
+          } catch (error) {
+            // The store failed to record the outcome: the lease expires and the batch is sent again.
+            log.error({ err: error, messages: batch.length }, 'could not record a delivery outcome; the lease will expire and the batch be retried');
+            await waker.wait(options.pollIntervalMs);
             break;
           }
-          await sendBatch(batch);
-        } catch (error) {
-          // The store failed to record the outcome: the lease expires and the batch is sent again.
-          log.error({ err: error, messages: batch.length }, 'could not record a delivery outcome; the lease will expire and the batch be retried');
-          await waker.wait(options.pollIntervalMs);
-          break;
         }
+      } finally {
+        lease.dispose();
       }
     }
   };

@@ -1,38 +1,48 @@
 /**
- * Keeps the relay under Adobe's per-inlet limits (1,000 requests/s, 10,000 messages/s) with two
- * token buckets, and slows down adaptively on 429 (AIMD, as RudderStack does): each 429 halves the
- * allowed rate, each accepted request wins back 2% of the ceiling.
+ * Keeps the relay under Adobe's per-inlet limits (1,000 requests/s, 10,000 messages/s) with a
+ * sliding one-second window: in no window of one second do more requests or messages go than
+ * allowed. (A token bucket holding one second's worth lets twice the limit through in the second
+ * after an idle spell, e.g. when a backlog drains after an outage.) It slows down adaptively on 429
+ * (AIMD, as RudderStack does): each 429 halves the allowed rate, each accepted request wins back 2%
+ * of the ceiling; a Retry-After pauses every sender, not just the batch that got it.
  */
 export interface RateLimiter {
-  /** Resolves when one request carrying `messages` messages may be sent. */
+  /**
+   * Resolves when one request carrying `messages` messages may be sent. Resolves early, taking
+   * nothing, when `signal` aborts: the caller must check the signal before sending.
+   */
   acquire(messages: number, signal?: AbortSignal): Promise<void>;
-  onThrottled(): void;
+  /** Adobe answered 429: halve the rate, and pause everyone for `retryAfterMs` when Adobe said so. */
+  onThrottled(retryAfterMs?: number): void;
   onSuccess(): void;
+  /** Milliseconds left of a Retry-After pause (0 when none): lets idle senders wait before claiming work. */
+  pausedMs(): number;
   /** Current fraction of the configured ceiling (1 = full speed). */
   readonly factor: number;
 }
 
-interface Bucket {
-  tokens: number;
-  ratePerMs: number;
-  capacity: number;
-}
+const WINDOW_MS = 1_000;
+const MIN_FACTOR = 0.02;
 
 export function createRateLimiter(options: { requestsPerSecond: number; messagesPerSecond: number; now?: () => number }): RateLimiter {
   const now = options.now ?? (() => performance.now());
-  const MIN_FACTOR = 0.02;
   let factor = 1;
-  let last = now();
-  // Capacity of one second's worth: a burst never exceeds the per-second ceiling.
-  const requests: Bucket = { tokens: options.requestsPerSecond, ratePerMs: options.requestsPerSecond / 1000, capacity: options.requestsPerSecond };
-  const messages: Bucket = { tokens: options.messagesPerSecond, ratePerMs: options.messagesPerSecond / 1000, capacity: options.messagesPerSecond };
+  let pausedUntil = -Infinity;
+  /** Requests sent in the last WINDOW_MS, oldest first, from index `head`. */
+  const sent: { at: number; messages: number }[] = [];
+  let head = 0;
+  let messagesInWindow = 0;
   let chain: Promise<void> = Promise.resolve();
 
-  const refill = () => {
-    const t = now();
-    const elapsed = t - last;
-    last = t;
-    for (const b of [requests, messages]) b.tokens = Math.min(b.capacity * factor, b.tokens + elapsed * b.ratePerMs * factor);
+  const prune = (t: number) => {
+    while (head < sent.length && sent[head]!.at <= t - WINDOW_MS) {
+      messagesInWindow -= sent[head]!.messages;
+      head += 1;
+    }
+    if (head > 1024 && head * 2 > sent.length) {
+      sent.splice(0, head);
+      head = 0;
+    }
   };
 
   const waitFor = (ms: number, signal?: AbortSignal) =>
@@ -49,18 +59,28 @@ export function createRateLimiter(options: { requestsPerSecond: number; messages
 
   const take = async (count: number, signal?: AbortSignal) => {
     for (;;) {
-      refill();
-      // A request bigger than the bucket waits for a full bucket, then goes.
-      const needMessages = Math.min(count, messages.capacity * factor);
-      if (requests.tokens >= 1 && messages.tokens >= needMessages) {
-        requests.tokens -= 1;
-        messages.tokens -= count;
+      if (signal?.aborted) return;
+      const t = now();
+      prune(t);
+      const maxRequests = Math.max(1, Math.floor(options.requestsPerSecond * factor));
+      const maxMessages = Math.max(1, Math.floor(options.messagesPerSecond * factor));
+      const inWindow = sent.length - head;
+      // A request bigger than the whole allowance goes alone, in a window empty of other messages.
+      const target = count > maxMessages ? 0 : maxMessages - count;
+      if (t >= pausedUntil && inWindow < maxRequests && messagesInWindow <= target) {
+        sent.push({ at: t, messages: count });
+        messagesInWindow += count;
         return;
       }
-      if (signal?.aborted) return;
-      const waitRequests = requests.tokens >= 1 ? 0 : (1 - requests.tokens) / (requests.ratePerMs * factor);
-      const waitMessages = messages.tokens >= needMessages ? 0 : (needMessages - messages.tokens) / (messages.ratePerMs * factor);
-      await waitFor(Math.max(1, Math.ceil(Math.max(waitRequests, waitMessages))), signal);
+      // Wait until enough of the window has slid past (or the pause is over).
+      let until = Math.max(t, pausedUntil);
+      if (inWindow >= maxRequests) until = Math.max(until, sent[sent.length - maxRequests]!.at + WINDOW_MS);
+      let remaining = messagesInWindow;
+      for (let i = head; i < sent.length && remaining > target; i += 1) {
+        remaining -= sent[i]!.messages;
+        until = Math.max(until, sent[i]!.at + WINDOW_MS);
+      }
+      await waitFor(Math.max(1, Math.ceil(until - t)), signal);
     }
   };
 
@@ -71,11 +91,15 @@ export function createRateLimiter(options: { requestsPerSecond: number; messages
       chain = turn.catch(() => undefined);
       return turn;
     },
-    onThrottled() {
+    onThrottled(retryAfterMs) {
       factor = Math.max(MIN_FACTOR, factor / 2);
+      if (retryAfterMs !== undefined && retryAfterMs > 0) pausedUntil = Math.max(pausedUntil, now() + retryAfterMs);
     },
     onSuccess() {
       factor = Math.min(1, factor + 0.02);
+    },
+    pausedMs() {
+      return Math.max(0, Math.ceil(pausedUntil - now()));
     },
     get factor() {
       return factor;

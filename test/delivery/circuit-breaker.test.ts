@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { createCircuitBreaker, type CircuitState } from '../../src/delivery/circuit-breaker.js';
+
+function breaker(overrides: { windowMs?: number; openMs?: number } = {}) {
+  const clock = { t: 1_000_000 };
+  const changes: CircuitState[] = [];
+  const cb = createCircuitBreaker({
+    windowMs: overrides.windowMs ?? 60_000,
+    minRequests: 10,
+    failureRatio: 0.7,
+    openMs: overrides.openMs ?? 30_000,
+    now: () => clock.t,
+    onChange: (state) => changes.push(state),
+  });
+  /** Records outcomes the way the worker does: begin() then record(). */
+  const run = (...outcomes: boolean[]) => {
+    for (const ok of outcomes) {
+      expect(cb.begin()).toBe(true);
+      cb.record(ok);
+      clock.t += 10;
+    }
+  };
+  return { cb, clock, changes, run };
+}
+const fail = (n: number) => Array<boolean>(n).fill(false);
+const pass = (n: number) => Array<boolean>(n).fill(true);
+
+describe('circuit breaker', () => {
+  it('stays closed below the minimum number of requests, however many fail', () => {
+    const { cb, run, changes } = breaker();
+    run(...fail(9));
+    expect(cb.state).toBe('closed');
+    expect(cb.waitMs()).toBe(0);
+    expect(changes).toEqual([]);
+  });
+
+  it('opens at 70% failures over 10 requests', () => {
+    const { cb, run, changes } = breaker();
+    run(...pass(3), ...fail(7));
+    expect(cb.state).toBe('open');
+    expect(changes).toEqual(['open']);
+  });
+
+  it('stays closed at 60% failures over 10 requests', () => {
+    const { cb, run } = breaker();
+    run(...pass(4), ...fail(6));
+    expect(cb.state).toBe('closed');
+  });
+
+  it('only counts requests inside the window', () => {
+    const { cb, run, clock } = breaker({ windowMs: 1_000 });
+    run(...fail(9));
+    clock.t += 2_000; // those nine are now outside the window
+    run(...pass(1), ...fail(6));
+    expect(cb.state).toBe('closed');
+    run(...fail(3));
+    // 10 in the window now: 1 success, 9 failures.
+    expect(cb.state).toBe('open');
+  });
+
+  it('stays open for openMs: no request may begin, waitMs counts down', () => {
+    const { cb, run, clock } = breaker({ openMs: 30_000 });
+    run(...fail(10));
+    expect(cb.begin()).toBe(false);
+    // run() moved the clock 10 ms past the tenth failure.
+    expect(cb.waitMs()).toBe(30_000 - 10);
+    clock.t += 30_000 - 10 - 1;
+    expect(cb.waitMs()).toBe(1);
+    expect(cb.begin()).toBe(false);
+    expect(cb.state).toBe('open');
+  });
+
+  it('after openMs lets exactly one probe through (half-open)', () => {
+    const { cb, run, clock, changes } = breaker({ openMs: 30_000 });
+    run(...fail(10));
+    clock.t += 30_000;
+    expect(cb.waitMs()).toBe(0);
+    expect(cb.begin()).toBe(true);
+    expect(cb.state).toBe('half_open');
+    // Others wait while the probe is out.
+    expect(cb.begin()).toBe(false);
+    expect(cb.begin()).toBe(false);
+    expect(cb.waitMs()).toBeGreaterThan(0);
+    expect(changes).toEqual(['open', 'half_open']);
+  });
+
+  it('closes when the probe succeeds, with a fresh window', () => {
+    const { cb, run, clock, changes } = breaker({ openMs: 30_000 });
+    run(...fail(10));
+    clock.t += 30_000;
+    expect(cb.begin()).toBe(true);
+    cb.record(true);
+    expect(cb.state).toBe('closed');
+    expect(cb.waitMs()).toBe(0);
+    expect(changes).toEqual(['open', 'half_open', 'closed']);
+    // The failures that opened it are forgotten: nine more failures do not reopen it.
+    run(...fail(9));
+    expect(cb.state).toBe('closed');
+  });
+
+  it('reopens for another openMs when the probe fails', () => {
+    const { cb, run, clock, changes } = breaker({ openMs: 30_000 });
+    run(...fail(10));
+    clock.t += 30_000;
+    expect(cb.begin()).toBe(true);
+    cb.record(false);
+    expect(cb.state).toBe('open');
+    expect(cb.waitMs()).toBe(30_000);
+    expect(cb.begin()).toBe(false);
+    clock.t += 30_000;
+    expect(cb.begin()).toBe(true);
+    cb.record(true);
+    expect(changes).toEqual(['open', 'half_open', 'open', 'half_open', 'closed']);
+  });
+});
