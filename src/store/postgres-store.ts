@@ -440,10 +440,13 @@ function createListener(connectionString: string, logger: Logger, instanceId: st
   let current: pg.Client | undefined;
   let retryMs = 100;
   let retryTimer: NodeJS.Timeout | undefined;
-  let connectedBefore = false;
+  let firstAttempt = true;
+  let lostSince: number | undefined;
 
   const connect = async (): Promise<void> => {
     retryTimer = undefined;
+    const isFirst = firstAttempt;
+    firstAttempt = false;
     const client = new pg.Client({ connectionString, application_name: 'capillary-aep-relay-listen', connectionTimeoutMillis: 5_000, keepAlive: true });
     let failed = false;
     const fail = (error: unknown) => {
@@ -452,7 +455,11 @@ function createListener(connectionString: string, logger: Logger, instanceId: st
       if (current === client) current = undefined;
       void client.end().catch(() => undefined);
       if (stopped) return;
-      logger.warn({ err: error, retryMs }, 'PostgreSQL LISTEN connection lost; reconnecting');
+      // Warn once per outage; each failed retry while the server stays down is only debug.
+      if (lostSince === undefined) {
+        lostSince = Date.now();
+        logger.warn({ err: error }, 'PostgreSQL LISTEN connection lost; reconnecting');
+      } else logger.debug({ err: error, retryMs }, 'PostgreSQL LISTEN reconnect failed');
       retryTimer = setTimeout(() => void connect(), retryMs);
       retryMs = Math.min(retryMs * 2, LISTEN_RETRY_MAX_MS);
     };
@@ -475,11 +482,11 @@ function createListener(connectionString: string, logger: Logger, instanceId: st
     }
     current = client;
     retryMs = 100;
-    if (connectedBefore) {
-      logger.info('PostgreSQL LISTEN connection re-established');
+    if (!isFirst) {
+      logger.info({ downMs: lostSince === undefined ? undefined : Date.now() - lostSince }, 'PostgreSQL LISTEN connection re-established');
       onNotify();
     }
-    connectedBefore = true;
+    lostSince = undefined;
   };
 
   return {
