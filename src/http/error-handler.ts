@@ -15,6 +15,8 @@ const FASTIFY_CODES: Record<string, { status: number; error: string; message: st
   FST_ERR_CTP_INVALID_TYPE: { status: 415, error: 'unsupported_media_type', message: 'The Content-Type header is not valid' },
 };
 
+const notFound = (request: FastifyRequest, reply: FastifyReply) => sendError(reply, 404, 'not_found', `No route for ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}`);
+
 export function sendError(reply: FastifyReply, status: number, error: string, message: string): FastifyReply {
   if (status === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
   return reply.code(status).type('application/json').send({ error, message });
@@ -27,6 +29,8 @@ export function sendError(reply: FastifyReply, status: number, error: string, me
  */
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    // Fastify parses a body before it finds no route for it: the path is what is wrong, not the body.
+    if (request.is404) return notFound(request, reply);
     const known = err.code ? FASTIFY_CODES[err.code] : undefined;
     if (known) return sendError(reply, known.status, known.error, known.message);
     if (err instanceof SyntaxError) return sendError(reply, 400, 'invalid_json', 'The body is not valid JSON');
@@ -46,5 +50,5 @@ export function installErrorHandler(app: FastifyInstance): void {
     return sendError(reply, 503, 'internal_error', 'The relay could not handle the request; retry later');
   });
 
-  app.setNotFoundHandler((request, reply) => sendError(reply, 404, 'not_found', `No route for ${request.method} ${request.url.split("?")[0]?.slice(0, 200)}`));
+  app.setNotFoundHandler(notFound);
 }
