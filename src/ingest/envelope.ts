@@ -29,11 +29,15 @@ const isFlat = ajv.compile<Flat>(FlatEnvelopeSchema);
 
 export type NormalizeResult = { ok: true; event: CapillaryEvent } | { ok: false; code: 'no_event_id'; message: string };
 
-/** Integers written as floats (`1720440349027.0`, `50952.0`) become plain integer strings. */
+/**
+ * Integers written as floats (`1720440349027.0`, `50952.0`) become plain integer strings. NUL
+ * characters (`\u0000` in the JSON) are dropped: PostgreSQL cannot store them in text, and an id
+ * the store refuses would be answered 503 forever.
+ */
 export function idToString(value: unknown): string | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? (Number.isInteger(value) ? BigInt(value).toString() : String(value)) : undefined;
   if (typeof value === 'string') {
-    const trimmed = value.trim();
+    const trimmed = value.replaceAll('\u0000', '').trim();
     if (trimmed === '') return undefined;
     return /^-?\d+\.0+$/.test(trimmed) ? trimmed.replace(/\.0+$/, '') : trimmed;
   }
@@ -53,7 +57,7 @@ const asObject = (value: unknown): Record<string, unknown> =>
 function fromFields(eventId: string, fields: Record<string, unknown>, envelope: EnvelopeShape, receivedAt: number, eventName: unknown): CapillaryEvent {
   return {
     eventId,
-    eventName: typeof eventName === 'string' ? eventName.trim() : '',
+    eventName: typeof eventName === 'string' ? eventName.replaceAll('\u0000', '').trim() : '',
     createdAt: epochMillis(fields['createdAt']),
     receivedAt,
     orgId: idToString(fields['orgId']),
