@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { ClaimedMessage } from '../delivery/types.js';
 import { StoreUnavailableError } from '../errors.js';
 import type { MappingResult, MessageKind } from '../mapping/types.js';
+import { createCommitQueue, type PendingAccept } from './commit-queue.js';
 import { migratePostgres } from './postgres-schema.js';
 import type { AcceptResult, NewEvent, Settlement, Store } from './types.js';
 import { toDeadLetterView, toEventView, toStoredEvent, type EventRow, type MessageRow } from './views.js';
@@ -38,12 +39,6 @@ const LISTEN_RETRY_MAX_MS = 2_000;
 const PRUNE_TIMEOUT_MS = 600_000;
 /** Advisory lock key for retention (see MIGRATION_LOCK_KEY in postgres-schema.ts for migrations). */
 const PRUNE_LOCK_KEY = '7262117002';
-
-interface PendingAccept {
-  input: NewEvent;
-  resolve: (result: AcceptResult) => void;
-  reject: (error: unknown) => void;
-}
 
 /**
  * PostgreSQL store shared by several relay replicas: the same semantics as the SQLite store (the
@@ -91,8 +86,6 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
 
   let closed = false;
   let closing: Promise<void> | undefined;
-  let queue: PendingAccept[] = [];
-  let flushScheduled = false;
   const flushes = new Set<Promise<void>>();
 
   const withClient = async <T>(fn: (client: PoolClient) => Promise<T>): Promise<T> => {
@@ -173,29 +166,20 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     if (results.some((r) => r.outcome === 'accepted')) emitWork();
   };
 
-  const flush = () => {
-    flushScheduled = false;
-    const group = queue;
-    queue = [];
+  const commits = createCommitQueue((group) => {
     for (let i = 0; i < group.length; i += MAX_GROUP) {
       const done = commitGroup(group.slice(i, i + MAX_GROUP));
       flushes.add(done);
       void done.finally(() => flushes.delete(done));
     }
-  };
+  });
 
   return {
     backend: 'postgres',
 
     acceptEvent(input) {
       if (closed) return Promise.reject(new StoreUnavailableError(new Error('store closed')));
-      return new Promise<AcceptResult>((resolve, reject) => {
-        queue.push({ input, resolve, reject });
-        if (!flushScheduled) {
-          flushScheduled = true;
-          setImmediate(flush);
-        }
-      });
+      return commits.enqueue(input);
     },
 
     claimDue({ owner, now, leaseMs, limit }) {
@@ -351,7 +335,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       closing ??= (async () => {
         closed = true;
         // Events already queued were promised an answer: commit them before the pool goes.
-        if (flushScheduled) flush();
+        commits.flush();
         await Promise.allSettled([...flushes]);
         await listener?.stop();
         work.removeAllListeners();

@@ -6,7 +6,8 @@ import type { ClaimedMessage } from '../delivery/types.js';
 import { StoreUnavailableError } from '../errors.js';
 import type { MappingResult, MessageKind } from '../mapping/types.js';
 import { SQLITE_MIGRATIONS } from './sqlite-schema.js';
-import type { AcceptResult, NewEvent, Settlement, Store } from './types.js';
+import { createCommitQueue, type PendingAccept } from './commit-queue.js';
+import type { AcceptResult, Settlement, Store } from './types.js';
 import { toDeadLetterView, toEventView, toStoredEvent, type EventRow, type MessageRow } from './views.js';
 
 export interface SqliteStoreOptions {
@@ -19,16 +20,9 @@ export interface SqliteStoreOptions {
   synchronous: 'full' | 'normal';
 }
 
-interface PendingAccept {
-  input: NewEvent;
-  resolve: (result: AcceptResult) => void;
-  reject: (error: unknown) => void;
-}
-
 /**
- * SQLite store for one relay process. better-sqlite3 is synchronous, so webhook commits arriving in
- * the same event-loop turn are grouped into one transaction (group commit): one fsync for many
- * events, and every caller still resolves only after its event is durable.
+ * SQLite store for one relay process. better-sqlite3 is synchronous; webhook commits arriving in
+ * the same event-loop turn share one transaction (group commit, see commit-queue.ts).
  */
 export function createSqliteStore(options: SqliteStoreOptions): Store {
   if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
@@ -41,8 +35,6 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
 
   const work = new EventEmitter();
   const sql = prepareStatements(db);
-  let queue: PendingAccept[] = [];
-  let flushScheduled = false;
   let closed = false;
 
   const insertMessages = (eventId: string, mapping: MappingResult, now: number): number => {
@@ -81,11 +73,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     }),
   );
 
-  const flush = () => {
-    flushScheduled = false;
-    const group = queue;
-    queue = [];
-    if (group.length === 0) return;
+  const commits = createCommitQueue((group) => {
     let results: AcceptResult[];
     try {
       results = commitGroup(group);
@@ -95,7 +83,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     }
     group.forEach((pending, i) => pending.resolve(results[i]!));
     if (results.some((r) => r.outcome === 'accepted')) work.emit('work');
-  };
+  });
 
   const guard = <T>(fn: () => T): Promise<T> => {
     if (closed) return Promise.reject(new StoreUnavailableError(new Error('store closed')));
@@ -139,13 +127,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
 
     acceptEvent(input) {
       if (closed) return Promise.reject(new StoreUnavailableError(new Error('store closed')));
-      return new Promise<AcceptResult>((resolve, reject) => {
-        queue.push({ input, resolve, reject });
-        if (!flushScheduled) {
-          flushScheduled = true;
-          setImmediate(flush);
-        }
-      });
+      return commits.enqueue(input);
     },
 
     claimDue({ owner, now, leaseMs, limit }) {
@@ -249,7 +231,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
 
     async close() {
       if (closed) return;
-      flush();
+      commits.flush();
       closed = true;
       work.removeAllListeners();
       db.close();
