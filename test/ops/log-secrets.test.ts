@@ -84,7 +84,7 @@ describe('no secret or token in the logs (LOG_LEVEL=debug)', () => {
   it('on bad auth: a wrong webhook secret, the secret in another header, a wrong admin token', async () => {
     t = await buildTestApp(aepEnv());
     // Near misses contain the real secret: a log of the header would show it.
-    const wrong = [
+    const wrong: Record<string, string>[] = [
       { authorization: `${TEST_SECRET}-wrong`, 'content-type': 'application/json' },
       { 'x-capillary-secret': TEST_SECRET, 'content-type': 'application/json' },
       { 'content-type': 'application/json' },
