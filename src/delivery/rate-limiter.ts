@@ -89,7 +89,15 @@ export function createRateLimiter(options: { requestsPerSecond: number; messages
       // Serialize waiters so concurrent lanes are served in order and never overdraw together.
       const turn = chain.then(() => take(count, signal));
       chain = turn.catch(() => undefined);
-      return turn;
+      if (!signal) return turn;
+      // A caller still queued behind others gets its answer when it aborts, not when its turn comes
+      // (its turn then takes nothing): its lease deadline must not wait on other lanes' waits.
+      return new Promise<void>((resolve, reject) => {
+        const onAbort = () => resolve();
+        if (signal.aborted) return resolve();
+        signal.addEventListener('abort', onAbort, { once: true });
+        turn.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+      });
     },
     onThrottled(retryAfterMs) {
       factor = Math.max(MIN_FACTOR, factor / 2);

@@ -125,6 +125,24 @@ describe('rate limiter', () => {
     expect(limiter.pausedMs()).toBe(0);
   });
 
+  it('answers a caller queued behind a long wait as soon as it aborts, and takes nothing for it', async () => {
+    const limiter = createRateLimiter({ requestsPerSecond: 1, messagesPerSecond: 10, now });
+    await limiter.acquire(1);
+    const first = limiter.acquire(1).then(() => Date.now());
+    const abort = new AbortController();
+    let abortedAt: number | undefined;
+    const queued = limiter.acquire(1, abort.signal).then(() => (abortedAt = Date.now()));
+    await vi.advanceTimersByTimeAsync(300);
+    abort.abort();
+    await queued;
+    expect(abortedAt).toBe(1_750_000_000_000 + 300);
+    expect(await vi.runAllTimersAsync().then(() => first)).toBe(1_750_000_000_000 + 1_000);
+    // The aborted call took no slot: the next one goes a second after the first waiter.
+    const next = limiter.acquire(1).then(() => Date.now());
+    await vi.runAllTimersAsync();
+    expect(await next).toBe(1_750_000_000_000 + 2_000);
+  });
+
   it('returns at once, taking nothing, when the caller aborts', async () => {
     const limiter = createRateLimiter({ requestsPerSecond: 1, messagesPerSecond: 10, now });
     await limiter.acquire(1);
