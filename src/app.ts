@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Logger } from 'pino';
 import sinkPlugin from './adobe/sink-plugin.js';
@@ -41,7 +41,7 @@ export function serverOptions(config: Config, logger: Logger) {
     requestIdHeader: 'x-request-id',
     // One line per request, written by relayApp's onResponse hook: debug for successes, info for
     // refusals (Fastify's default is two info lines per request, too many at webhook rates).
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { removeAdditional: false as const, coerceTypes: 'array' as const, useDefaults: true } },
   };
 }
