@@ -1,0 +1,224 @@
+import { pino } from 'pino';
+import { describe, expect, it, vi } from 'vitest';
+import { createCircuitBreaker, type CircuitBreaker, type CircuitState } from '../../src/delivery/circuit-breaker.js';
+import { createDeliveryWorker } from '../../src/delivery/delivery-worker.js';
+import { createRateLimiter, type RateLimiter } from '../../src/delivery/rate-limiter.js';
+import { deliverAll, deliveryOptions, retryAll, untilAborted, useWorkerHarness } from '../helpers/delivery-worker-harness.js';
+import { metricValue } from '../helpers/metric-values.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+/** The worker's lifecycle on a real SQLite store: circuit breaker, leases, Retry-After pauses, stop(). */
+const h = useWorkerHarness();
+
+describe('delivery worker: circuit breaker', () => {
+  it('circuit opening mid-claim: the unsent rest is released with no attempt counted, sent later', async () => {
+    const ids = [await h.accept(), await h.accept(), await h.accept(), await h.accept()];
+    let allow = 1;
+    let refused = 0;
+    const stub: CircuitBreaker = {
+      // Blocked once it refused: like the real breaker, an open circuit makes lanes wait before claiming.
+      waitMs: () => (refused > 0 && allow <= 0 ? 20 : 0),
+      begin: () => {
+        if (allow === Infinity || allow-- > 0) return true;
+        refused += 1;
+        return false;
+      },
+      record: () => undefined,
+      state: 'closed',
+    };
+    // One message per request: four batches from one claim.
+    h.startWorker({ circuitBreaker: stub, options: { batchMaxBytes: 1 } });
+    await waitFor(() => refused > 0, { what: 'the breaker refusing' });
+    await waitFor(async () => (await Promise.all(ids.map((id) => h.messageOf(id)))).filter((m) => m.state === 'pending').length === 3, { what: 'three released' });
+    const messages = await Promise.all(ids.map((id) => h.messageOf(id)));
+    expect(messages[0]).toMatchObject({ state: 'delivered', attempts: 1 });
+    for (const m of messages.slice(1)) expect(m).toMatchObject({ state: 'pending', attempts: 0, nextAttemptAt: h.clock, lastError: null });
+    expect(h.sink.sends).toHaveLength(1);
+
+    allow = Infinity;
+    for (const id of ids) await h.settledWith(id, (m) => m.state === 'delivered', `${id} delivered`);
+    for (const id of ids) expect((await h.messageOf(id)).attempts).toBe(1);
+    expect(await metricValue(h.metrics.registry, 'relay_delivery_retries_total')).toBe(0);
+  });
+
+  it('a failing endpoint opens the circuit: no request while open, one probe, then everything is delivered', async () => {
+    const states: { state: CircuitState; sends: number }[] = [];
+    const breaker = createCircuitBreaker({
+      windowMs: 60_000,
+      minRequests: 10,
+      failureRatio: 0.7,
+      openMs: 200,
+      onChange: (state) => states.push({ state, sends: h.sink.sends.length }),
+    });
+    h.clock = Date.now(); // this test runs on the real clock
+    const ids = await Promise.all(Array.from({ length: 12 }, () => h.accept()));
+    // Fail until the circuit opens; the probe and everything after succeed.
+    h.sink.otherwise((batch, signal) => (states.length >= 2 ? deliverAll(batch, signal) : retryAll('http_5xx')(batch, signal)));
+    // One message per request, no backoff to speak of: ten failures come quickly.
+    h.startWorker({ circuitBreaker: breaker, options: { batchMaxMessages: 1, retry: { baseMs: 1, maxMs: 1 } }, now: Date.now });
+    for (const id of ids) await h.settledWith(id, (m) => m.state === 'delivered', `${id} delivered`);
+    expect(states.map((s) => s.state)).toEqual(['open', 'half_open', 'closed']);
+    const [opened, probing] = [states[0]!, states[1]!];
+    // Nothing was sent while open; the probe was the only request until it came back.
+    expect(probing.sends).toBe(opened.sends);
+    expect(states[2]!.sends).toBe(opened.sends + 1);
+    expect(opened.sends).toBe(10);
+  });
+});
+
+describe('delivery worker: leases', () => {
+  it('a send outlasting the lease is aborted and settled before the lease runs out: never two sends at once', async () => {
+    h.clock = Date.now(); // this test runs on the real clock
+    const id = await h.accept();
+    const leaseMs = 1_000;
+    const leaseEnds: { abortedAt: number; leaseEnd: number | null }[] = [];
+    h.sink.script(
+      (batch, signal) =>
+        new Promise((resolve) => {
+          signal.addEventListener(
+            'abort',
+            () => {
+              void h.store.getEvent(id).then((view) => {
+                leaseEnds.push({ abortedAt: Date.now(), leaseEnd: view?.messages[0]?.nextAttemptAt ?? null });
+                resolve(batch.map((m) => ({ id: m.id, outcome: 'retry', reason: 'network', detail: 'aborted before Adobe answered' })));
+              });
+            },
+            { once: true },
+          );
+          // Without the lease deadline this send would hang until the test gave up on it.
+          setTimeout(() => resolve(deliverAll(batch, signal)), 5_000);
+        }),
+    );
+    h.startWorker({ options: { concurrency: 2, leaseMs, retry: { baseMs: 1, maxMs: 1 } }, now: Date.now });
+    await h.settledWith(id, (m) => m.state === 'delivered', 'delivered after the aborted attempt');
+    expect(leaseEnds).toHaveLength(1);
+    const [{ abortedAt, leaseEnd }] = leaseEnds as [(typeof leaseEnds)[0]];
+    expect(leaseEnd).not.toBeNull();
+    expect(abortedAt).toBeLessThan(leaseEnd!);
+    expect(h.sink.maxConcurrentPerMessage).toBe(1);
+    expect(await h.messageOf(id)).toMatchObject({ attempts: 2 });
+  });
+
+  it('waiting on the rate limiter past the lease: the messages are released unsent', async () => {
+    h.clock = Date.now(); // this test runs on the real clock
+    const id = await h.accept();
+    let waits = 0;
+    const limiter: RateLimiter = {
+      acquire: (_n, signal) =>
+        new Promise<void>((resolve) => {
+          waits += 1;
+          if (waits > 1) return resolve();
+          signal?.addEventListener('abort', () => resolve(), { once: true });
+        }),
+      onThrottled: () => undefined,
+      onSuccess: () => undefined,
+      pausedMs: () => 0,
+      factor: 1,
+    };
+    h.startWorker({ rateLimiter: limiter, options: { leaseMs: 1_000 }, now: Date.now });
+    await h.settledWith(id, (m) => m.state === 'delivered', 'delivered after the release');
+    expect(waits).toBe(2);
+    expect(h.sink.sends).toHaveLength(1);
+    expect(await h.messageOf(id)).toMatchObject({ attempts: 1 });
+  });
+
+  it('a Retry-After holds back the other lanes too (real rate limiter)', async () => {
+    h.clock = Date.now(); // this test runs on the real clock
+    const first = await h.accept();
+    let throttledAt = 0;
+    const sentAt: number[] = [];
+    h.sink.otherwise((batch, signal) => {
+      sentAt.push(performance.now());
+      return deliverAll(batch, signal);
+    });
+    h.sink.script((batch, signal) => {
+      throttledAt = performance.now();
+      return retryAll('http_429', 300)(batch, signal);
+    });
+    h.startWorker({ options: { concurrency: 3, retry: { baseMs: 10, maxMs: 1_000 } }, now: Date.now });
+    await h.settledWith(first, (m) => m.attempts === 1, 'the 429 recorded');
+    // New work for the idle lanes: none of them may send before the 300 ms are up.
+    const others = [await h.accept(), await h.accept(), await h.accept()];
+    for (const id of [first, ...others]) await h.settledWith(id, (m) => m.state === 'delivered', `${id} delivered`);
+    expect(sentAt.length).toBeGreaterThan(0);
+    for (const t of sentAt) expect(t - throttledAt).toBeGreaterThanOrEqual(300);
+  });
+
+  it("does not claim while Adobe's Retry-After pause lasts", async () => {
+    let paused = 20;
+    let looks = 0;
+    const limiter: RateLimiter = {
+      acquire: async () => undefined,
+      onThrottled: () => undefined,
+      onSuccess: () => undefined,
+      pausedMs: () => {
+        looks += 1;
+        return paused;
+      },
+      factor: 1,
+    };
+    const id = await h.accept();
+    const claims = vi.spyOn(h.store, 'claimDue');
+    h.startWorker({ rateLimiter: limiter });
+    await waitFor(() => looks >= 3, { what: 'the lane asking three times' });
+    expect(claims).not.toHaveBeenCalled();
+    paused = 0;
+    await h.settledWith(id, (m) => m.state === 'delivered', 'delivered once the pause is over');
+  });
+});
+
+describe('delivery worker: stop()', () => {
+  it('waits for a batch in flight to finish within the grace period', async () => {
+    const id = await h.accept();
+    let finish: () => void = () => undefined;
+    const started = new Promise<void>((resolveStarted) => {
+      h.sink.script(
+        (batch) =>
+          new Promise((resolve) => {
+            resolveStarted();
+            finish = () => resolve(deliverAll(batch, new AbortController().signal));
+          }),
+      );
+    });
+    const w = h.startWorker();
+    await started;
+    let stopped = false;
+    const stopping = w.stop(10_000).then(() => (stopped = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(stopped).toBe(false);
+    finish();
+    await stopping;
+    expect(await h.messageOf(id)).toMatchObject({ state: 'delivered', attempts: 1 });
+    expect(h.sink.sends[0]!.signal.aborted).toBe(false);
+  });
+
+  it('aborts what is still in flight after the grace period; the message is retried later, nothing lost', async () => {
+    const id = await h.accept();
+    h.sink.script(untilAborted);
+    const w = h.startWorker();
+    await waitFor(() => h.sink.sends.length === 1, { what: 'send started' });
+    await w.stop(50);
+    expect(h.sink.sends[0]!.signal.aborted).toBe(true);
+    expect(await h.messageOf(id)).toMatchObject({ state: 'pending', attempts: 1, lastError: 'network: aborted before Adobe answered' });
+    // Stopped means stopped: new work is not picked up, and stopping again is harmless.
+    await h.accept();
+    await w.stop(50);
+    expect(h.sink.sends).toHaveLength(1);
+  });
+
+  it('stop() before start() and twice is harmless', async () => {
+    const w = createDeliveryWorker({
+      store: h.store,
+      sink: h.sink,
+      metrics: h.metrics,
+      logger: pino({ level: 'silent' }),
+      rateLimiter: createRateLimiter({ requestsPerSecond: 10, messagesPerSecond: 10 }),
+      circuitBreaker: createCircuitBreaker({ windowMs: 1_000, minRequests: 10, failureRatio: 0.7, openMs: 1_000 }),
+      options: deliveryOptions(),
+    });
+    await w.stop(10);
+    w.start();
+    await w.stop(10);
+    await w.stop(10);
+  });
+});
