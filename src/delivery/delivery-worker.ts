@@ -166,6 +166,9 @@ export function createDeliveryWorker(deps: {
             if (running) await rateLimiter.acquire(batch.length, lease.signal);
             // Stopping, out of lease time, or the circuit opened: give the rest back unsent, no attempt counted.
             if (!running || lease.signal.aborted || !circuitBreaker.begin()) {
+              if (running && lease.signal.aborted) {
+                log.warn({ messages: batches.slice(i).flat().length, leaseMs: options.leaseMs }, 'lease ran out waiting for the rate limiter: messages given back unsent (DELIVERY_LEASE_MS too short for the rate caps?)');
+              }
               await release(batches.slice(i).flat());
               break;
             }
