@@ -55,13 +55,6 @@ export default fp(
       metrics: app.metrics,
       requestTimeoutMs,
     });
-    if (tokenProvider) {
-      // Read at scrape time, so an idle replica still shows the true time left on its token.
-      (app.metrics.imsTokenExpiry as unknown as { collect: () => void }).collect = () => {
-        const { expiresAt } = tokenProvider.status();
-        if (expiresAt !== undefined) app.metrics.imsTokenExpiry.set(Math.max(0, (expiresAt - Date.now()) / 1000));
-      };
-    }
     app.decorate('sink', sink);
     app.addHook('onClose', async () => {
       await sink.close();

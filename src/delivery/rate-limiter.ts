@@ -28,6 +28,7 @@ export function createRateLimiter(options: { requestsPerSecond: number; messages
   const now = options.now ?? (() => performance.now());
   let factor = 1;
   let pausedUntil = -Infinity;
+  let lastDecrease = -Infinity;
   /** Requests sent in the last WINDOW_MS, oldest first, from index `head`. */
   const sent: { at: number; messages: number }[] = [];
   let head = 0;
@@ -100,8 +101,13 @@ export function createRateLimiter(options: { requestsPerSecond: number; messages
       });
     },
     onThrottled(retryAfterMs) {
-      factor = Math.max(MIN_FACTOR, factor / 2);
-      if (retryAfterMs !== undefined && retryAfterMs > 0) pausedUntil = Math.max(pausedUntil, now() + retryAfterMs);
+      // Several lanes throttled by the same burst count as one signal: halve at most once a window.
+      const t = now();
+      if (t - lastDecrease >= WINDOW_MS) {
+        factor = Math.max(MIN_FACTOR, factor / 2);
+        lastDecrease = t;
+      }
+      if (retryAfterMs !== undefined && retryAfterMs > 0) pausedUntil = Math.max(pausedUntil, t + retryAfterMs);
     },
     onSuccess() {
       factor = Math.min(1, factor + 0.02);

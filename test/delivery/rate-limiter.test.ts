@@ -101,9 +101,21 @@ describe('rate limiter', () => {
     expect(busiestWindow(recovered).requests).toBe(40);
   });
 
+  it('counts the 429s of one burst (several lanes, one window) as one signal', () => {
+    const limiter = createRateLimiter({ requestsPerSecond: 1_000, messagesPerSecond: 10_000, now });
+    for (let i = 0; i < 4; i += 1) limiter.onThrottled();
+    expect(limiter.factor).toBe(0.5);
+    vi.advanceTimersByTime(1_000);
+    limiter.onThrottled();
+    expect(limiter.factor).toBe(0.25);
+  });
+
   it('never slows below a floor, however many 429s', () => {
     const limiter = createRateLimiter({ requestsPerSecond: 1_000, messagesPerSecond: 10_000, now });
-    for (let i = 0; i < 100; i += 1) limiter.onThrottled();
+    for (let i = 0; i < 100; i += 1) {
+      limiter.onThrottled();
+      vi.advanceTimersByTime(1_000);
+    }
     expect(limiter.factor).toBeGreaterThan(0);
     limiter.onSuccess();
     expect(limiter.factor).toBeGreaterThan(0.02);

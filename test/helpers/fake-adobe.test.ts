@@ -36,7 +36,7 @@ function form(f: FakeIms, overrides: Record<string, string> = {}): string {
 }
 
 const claims = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
-const msg = (id?: string) => ({ header: { datasetId: 'd' }, body: { xdmMeta: {}, xdmEntity: id === undefined ? {} : { _id: id } } });
+const msg = (id?: string) => ({ header: { datasetId: 'd' }, body: { xdmMeta: {}, xdmEntity: id === undefined ? { timestamp: '2026-01-01T00:00:00Z' } : { _id: id, timestamp: '2026-01-01T00:00:00Z' } } });
 
 describe('fake IMS', () => {
   it('answers expires_in in seconds on v3/v2 and milliseconds on v1/unversioned, with JWT claims in ms', async () => {

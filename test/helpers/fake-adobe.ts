@@ -431,8 +431,16 @@ export type FakeDcsFault =
 /** Why a message is invalid (becomes the entry's `message`), or null when it is fine. */
 export type MessageValidator = (message: unknown) => string | null;
 
-/** The default check: ExperienceEvents and profile records alike must carry body.xdmEntity._id. */
-export const requireXdmId: MessageValidator = (m) => (idOf(m) === undefined ? 'Missing required field: body.xdmEntity._id' : null);
+/**
+ * The default check, as on a real time-series schema: an ExperienceEvent (it has a `timestamp`) must
+ * carry body.xdmEntity._id. A profile record (no timestamp) needs none: the Profile class does not
+ * require `_id`, and the mapper leaves it out.
+ */
+export const requireXdmId: MessageValidator = (m) => {
+  const entity = (m as { body?: { xdmEntity?: Record<string, unknown> } } | null)?.body?.xdmEntity;
+  const isEvent = entity !== undefined && 'timestamp' in entity;
+  return isEvent && idOf(m) === undefined ? 'Missing required field: body.xdmEntity._id' : null;
+};
 
 export interface FakeDcsOptions {
   /** Linked IMS: Authorization must carry a token it issued (401 unknown/missing, 403 expired). Without it the inlet is unauthenticated. */
