@@ -56,7 +56,7 @@ describe('delivery worker: outcomes', () => {
       expect(h.sink.sends).toHaveLength(attempt + 1);
       h.clock = m.nextAttemptAt!; // due now
     }
-    expect([100, 150, 250].map((d, i) => retryDelayMs(i, policy, () => 0.5))).toEqual([100, 150, 250]);
+    expect([0, 1, 2].map((attempt) => retryDelayMs(attempt, policy, () => 0.5))).toEqual([100, 150, 250]);
     await h.settledWith(id, (m) => m.state === 'delivered', 'delivered at the fourth attempt');
     expect(await h.messageOf(id)).toMatchObject({ attempts: 4, state: 'delivered' });
   });
