@@ -5,13 +5,11 @@ import type { Agent } from 'undici';
 import { createDispatcher } from '../../src/adobe/dispatcher.js';
 import {
   createImsTokenProvider,
-  expiresInUnit,
   ImsTokenError,
-  MAX_TOKEN_LIFETIME_MS,
-  tokenLifetime,
   type ImsTokenProviderDeps,
   type TokenProvider,
 } from '../../src/adobe/ims-token-provider.js';
+import { expiresInUnit, MAX_TOKEN_LIFETIME_MS, tokenLifetime } from '../../src/adobe/ims-token-lifetime.js';
 import { createMetrics, type Metrics } from '../../src/ops/metrics.js';
 import { startFakeIms, type FakeIms, type FakeImsOptions } from '../helpers/fake-adobe.js';
 
