@@ -7,7 +7,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { appendFile, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -23,6 +23,8 @@ export interface BenchPostgres {
   /** `throwaway cluster (fsync on)` or `TEST_POSTGRES_URL`. */
   origin: string;
   version: string;
+  /** The postmaster's pid when the bench started the server (to count PostgreSQL's CPU as the bench's own). */
+  postmasterPid(): number | undefined;
   close(): Promise<void>;
 }
 
@@ -79,7 +81,9 @@ async function serverVersion(url: string): Promise<string> {
 
 export async function startBenchPostgres(): Promise<BenchPostgres> {
   const external = process.env['TEST_POSTGRES_URL'];
-  if (external) return { url: external, origin: 'TEST_POSTGRES_URL', version: await serverVersion(external), close: async () => undefined };
+  if (external) {
+    return { url: external, origin: 'TEST_POSTGRES_URL', version: await serverVersion(external), postmasterPid: () => undefined, close: async () => undefined };
+  }
 
   const bin = findBin();
   if (!bin) {
@@ -105,6 +109,13 @@ export async function startBenchPostgres(): Promise<BenchPostgres> {
       url,
       origin: 'throwaway cluster started by the bench (initdb defaults: fsync on, synchronous_commit on, shared_buffers 128 MB)',
       version: await serverVersion(url),
+      postmasterPid: () => {
+        try {
+          return Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]) || undefined;
+        } catch {
+          return undefined;
+        }
+      },
       close: async () => {
         await pgCtl('-m', 'fast', 'stop').catch(() => undefined);
         await rm(root, { recursive: true, force: true });

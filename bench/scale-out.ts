@@ -10,9 +10,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fmt, report, versions, type DrainRow, type IngestRow, type Plan, type Replicas } from './scale-out-report.js';
+import { cpuText, fmt, report, versions, type DrainRow, type IngestRow, type Plan, type Replicas } from './scale-out-report.js';
 import { createBenchDatabase, dropBenchDatabase, startBenchPostgres, storeCounts, type BenchPostgres } from './scale-out-postgres.js';
-import { loadTemplates, machineCpu, postCount, runWrk, until, writeWrkScript } from './scale-out-load.js';
+import { cpuWindow, loadTemplates, postCount, runWrk, until, writeWrkScript } from './scale-out-load.js';
 import { ROOT, acceptedBy, relayEnv, startFakeAdobe, startReplica, type FakeAdobe, type Replica } from './scale-out-servers.js';
 
 const WRK = '/usr/bin/wrk';
@@ -23,7 +23,7 @@ const arg = (name: string, fallback: number) => {
 };
 const plan: Plan = {
   quick,
-  rounds: arg('rounds', quick ? 1 : 2),
+  rounds: arg('rounds', quick ? 1 : 3),
   warmupSeconds: quick ? 1 : 2,
   seconds: arg('seconds', quick ? 3 : 10),
   threads: 2,
@@ -51,17 +51,17 @@ async function ingestRound(pg: BenchPostgres, adobe: FakeAdobe, dir: string, rep
     const load = (prefix: string, seconds: number) =>
       runWrk({ bin: WRK, url: relays[0]!.url, script, prefix: `${prefix}${id}`, seconds, threads: plan.threads, connections: plan.connections });
     await load('warm', plan.warmupSeconds);
-    const cpu = machineCpu();
+    const window = cpuWindow({ replicas: relays.map((r) => r.pid), postmaster: pg.postmasterPid() });
     const wrk = await load('run', plan.seconds);
-    const cores = cpu.stop();
+    const cpu = window.stop();
     // Everything accepted reaches Adobe once, whichever replica took it and whichever sent it.
     let counts = await storeCounts(db.url);
     await until(async () => pendingOf((counts = await storeCounts(db.url)).states) === 0, 60_000, 200);
     const split = await Promise.all(relays.map(acceptedBy));
-    const row = { replicas, round, wrk, cores, events: counts.events, delivered: adobe.messages(), duplicates: adobe.duplicates(), split };
+    const row = { replicas, round, wrk, cpu, events: counts.events, delivered: adobe.messages(), duplicates: adobe.duplicates(), split };
     log(
       `  ingest round ${round + 1}, ${replicas} replica(s): ${fmt(wrk.rps)} req/s, p50 ${wrk.p50Ms.toFixed(1)} ms, p99 ${wrk.p99Ms.toFixed(1)} ms, ` +
-        `errors ${wrk.errors}, machine CPU ${cores.toFixed(2)} cores; ${fmt(row.events)} events stored (${split.map((n) => fmt(n)).join(' + ')}), ${fmt(row.delivered)} delivered, ${row.duplicates} twice`,
+        `errors ${wrk.errors}, ${cpuText(cpu)}; ${fmt(row.events)} events stored (${split.map((n) => fmt(n)).join(' + ')}), ${fmt(row.delivered)} delivered, ${row.duplicates} twice`,
     );
     return row;
   } finally {
@@ -92,12 +92,13 @@ async function drainRound(pg: BenchPostgres, adobe: FakeAdobe, template: string,
   const db = await createBenchDatabase(pg.url, 'drain', template);
   const expected = pendingOf((await storeCounts(db.url)).states);
   adobe.reset();
-  const cpu = machineCpu();
   const started = Date.now();
   const relays = await startReplicas(replicas, db.url, adobe);
+  // From the replicas listening (their start-up is not the drain) to the last message.
+  const window = cpuWindow({ replicas: relays.map((r) => r.pid), postmaster: pg.postmasterPid() });
   try {
     if (!(await until(() => adobe.messages() >= expected, 180_000))) throw new Error(`bench: drain incomplete: ${adobe.messages()} of ${expected}`);
-    const cores = cpu.stop();
+    const cpu = window.stop();
     const first = adobe.firstAt()!;
     const last = adobe.lastAt()!;
     let leftOver = expected;
@@ -109,13 +110,13 @@ async function drainRound(pg: BenchPostgres, adobe: FakeAdobe, template: string,
       rate: expected / (Math.max(1, last - first) / 1000),
       toFirstMs: first - started,
       totalMs: last - started,
-      cores,
+      cpu,
       duplicates: adobe.duplicates(),
       leftOver,
     };
     log(
       `  drain round ${round + 1}, ${replicas} replica(s): ${fmt(row.rate)} msg/s (first to last), first message ${fmt(row.toFirstMs)} ms after the start, ` +
-        `all ${fmt(row.messages)} in ${fmt(row.totalMs)} ms, machine CPU ${cores.toFixed(2)} cores, ${row.duplicates} twice, ${leftOver} left`,
+        `all ${fmt(row.messages)} in ${fmt(row.totalMs)} ms, ${cpuText(cpu)}, ${row.duplicates} twice, ${leftOver} left`,
     );
     return row;
   } finally {
