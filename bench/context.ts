@@ -1,0 +1,65 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastDcs, FastIms } from './fake-adobe-fast.js';
+import type { LoadGen } from './load-gen-client.js';
+import type { SampleTemplate } from './samples.js';
+
+/** What a run measures, and for how long: the full run (6-7 minutes here) or --quick. */
+export interface Plan {
+  quick: boolean;
+  profile: boolean;
+  ingest: { rounds: number; seconds: number; warmupSeconds: number; connections: number; threads: number; diagnoseFsync: boolean };
+  sustained: { rates: number[]; seconds: number };
+  drain: { backlog: number; circuitOpenMs: number | undefined };
+  sync: { rounds: number; rate: number; seconds: number; wrkSeconds: number; connections: number; adobeDelayMs: number };
+  profiling: { ingestSeconds: number; drainBacklog: number };
+}
+
+export function makePlan(quick: boolean, profile: boolean): Plan {
+  return quick
+    ? {
+        quick,
+        profile,
+        ingest: { rounds: 1, seconds: 3, warmupSeconds: 1, connections: 32, threads: 1, diagnoseFsync: true },
+        sustained: { rates: [1000, 3000], seconds: 3 },
+        // A short run cannot wait out the production circuit-open time (30 s).
+        drain: { backlog: 10_000, circuitOpenMs: 2000 },
+        sync: { rounds: 1, rate: 200, seconds: 3, wrkSeconds: 3, connections: 32, adobeDelayMs: 100 },
+        profiling: { ingestSeconds: 3, drainBacklog: 10_000 },
+      }
+    : {
+        quick,
+        profile,
+        ingest: { rounds: 5, seconds: 8, warmupSeconds: 2, connections: 32, threads: 1, diagnoseFsync: true },
+        sustained: { rates: [1000, 2000, 3000, 5000, 7000, 10000], seconds: 10 },
+        drain: { backlog: 100_000, circuitOpenMs: undefined },
+        sync: { rounds: 3, rate: 200, seconds: 8, wrkSeconds: 5, connections: 32, adobeDelayMs: 100 },
+        profiling: { ingestSeconds: 10, drainBacklog: 100_000 },
+      };
+}
+
+export interface Context {
+  plan: Plan;
+  wrk: string;
+  wrkScript: string;
+  samples: SampleTemplate[];
+  ims: FastIms;
+  dcs: FastDcs;
+  gen: LoadGen;
+  /** Scratch directory of the run (stores, profiles); removed at the end. */
+  dir: string;
+  /** A fresh directory for one relay's store. */
+  freshDir(name: string): string;
+  log(message: string): void;
+}
+
+export function scratch(): { dir: string; fresh(name: string): string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'relay-bench-'));
+  let n = 0;
+  return {
+    dir,
+    fresh: (name) => mkdtempSync(join(dir, `${name}-${(n += 1)}-`)),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}

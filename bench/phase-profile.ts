@@ -1,0 +1,89 @@
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Context } from './context.js';
+import { relayEnv, startRelay } from './processes.js';
+import { summarizeProfile, type ProfileSummary } from './profile-summary.js';
+import { ROOT } from './samples.js';
+import { until } from './stats.js';
+import { runWrk, type WrkResult } from './wrk.js';
+
+/** Where the .cpuprofile files are kept (open them in Chrome DevTools or speedscope). */
+export const PROFILE_DIR = join(ROOT, 'dist', 'bench-profiles');
+
+export interface ProfileResult {
+  ingest: { summary: ProfileSummary; wrk: WrkResult };
+  ingestNormal: { summary: ProfileSummary; wrk: WrkResult };
+  drain: { summary: ProfileSummary; messages: number; seconds: number } | undefined;
+}
+
+function profiledFile(dir: string): string {
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`bench: no .cpuprofile written in ${dir}`);
+  return join(dir, file);
+}
+
+/**
+ * The relay under `node --cpu-prof`: once during ingest (wrk as in phase 1, fresh store, delivery
+ * running) and once draining the backlog of phase 3 (a copy of its store) with production caps.
+ */
+export async function profilePhase(ctx: Context, drainStoreDir: string | undefined, backlog: number): Promise<ProfileResult> {
+  rmSync(PROFILE_DIR, { recursive: true, force: true });
+  const profiled = (name: string) => {
+    const dir = join(PROFILE_DIR, name);
+    mkdirSync(dir, { recursive: true });
+    return { dir, args: ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `${name}.cpuprofile`] };
+  };
+
+  const ingestProf = profiled('ingest');
+  const storeDir = ctx.freshDir('profile-ingest');
+  let t = performance.now();
+  const relay = await startRelay(relayEnv({ dir: storeDir, dcsInletUrl: ctx.dcs.inletUrl, ims: ctx.ims }), ingestProf.args);
+  const startupMs = performance.now() - t;
+  let wrk: WrkResult;
+  try {
+    const p = ctx.plan.ingest;
+    wrk = await runWrk(ctx.wrk, { url: relay.url, script: ctx.wrkScript, prefix: `prof${Date.now()}`, seconds: ctx.plan.profiling.ingestSeconds, connections: p.connections, threads: p.threads });
+  } finally {
+    await relay.stop();
+    rmSync(storeDir, { recursive: true, force: true });
+  }
+  const ingest = { summary: summarizeProfile(profiledFile(ingestProf.dir), 25, startupMs), wrk };
+  ctx.log(`  profile ingest: ${Math.round(wrk.rps)} req/s under --cpu-prof; main thread idle ${(ingest.summary.idleShare * 100).toFixed(0)}%`);
+
+  // The same with STORE_SYNCHRONOUS=normal: what is left when commits do not wait for fsync.
+  const normalProf = profiled('ingest-normal');
+  const normalDir = ctx.freshDir('profile-ingest-normal');
+  t = performance.now();
+  const nr = await startRelay(relayEnv({ dir: normalDir, dcsInletUrl: ctx.dcs.inletUrl, ims: ctx.ims, extra: { STORE_SYNCHRONOUS: 'normal' } }), normalProf.args);
+  const normalStartupMs = performance.now() - t;
+  let normalWrk: WrkResult;
+  try {
+    const p = ctx.plan.ingest;
+    normalWrk = await runWrk(ctx.wrk, { url: nr.url, script: ctx.wrkScript, prefix: `profn${Date.now()}`, seconds: ctx.plan.profiling.ingestSeconds, connections: p.connections, threads: p.threads });
+  } finally {
+    await nr.stop();
+    rmSync(normalDir, { recursive: true, force: true });
+  }
+  const ingestNormal = { summary: summarizeProfile(profiledFile(normalProf.dir), 25, normalStartupMs), wrk: normalWrk };
+  ctx.log(`  profile ingest, STORE_SYNCHRONOUS=normal: ${Math.round(normalWrk.rps)} req/s under --cpu-prof; main thread idle ${(ingestNormal.summary.idleShare * 100).toFixed(0)}%`);
+
+  let drain: ProfileResult['drain'];
+  if (drainStoreDir) {
+    const drainProf = profiled('drain');
+    ctx.dcs.reset();
+    const started = Date.now();
+    t = performance.now();
+    const r = await startRelay(relayEnv({ dir: drainStoreDir, dcsInletUrl: ctx.dcs.inletUrl, ims: ctx.ims }), drainProf.args);
+    const drainStartupMs = performance.now() - t;
+    try {
+      await until(() => ctx.dcs.stats().messages >= backlog, 240_000, 100);
+    } finally {
+      await r.stop();
+      rmSync(drainStoreDir, { recursive: true, force: true });
+    }
+    const s = ctx.dcs.stats();
+    drain = { summary: summarizeProfile(profiledFile(drainProf.dir), 25, drainStartupMs), messages: s.messages, seconds: ((s.lastMessageAt ?? started) - started) / 1000 };
+    ctx.log(`  profile drain: ${s.messages} messages in ${drain.seconds.toFixed(1)} s under --cpu-prof; main thread idle ${(drain.summary.idleShare * 100).toFixed(0)}%`);
+  }
+  return { ingest, ingestNormal, drain };
+}

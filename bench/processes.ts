@@ -1,0 +1,206 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from './samples.js';
+
+export interface ServerProcess {
+  name: string;
+  child: ChildProcess;
+  pid: number;
+  port: number;
+  url: string;
+  logs: string[];
+  /** SIGTERM, then wait for the exit (SIGKILL after `graceMs`). */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Starts `node [nodeArgs] script` and resolves once a JSON log line carries a port and a message
+ * matching `ready` (the relay logs "relay listening ...", the bench servers `{"ready":true,"port"}`).
+ */
+export async function startServer(
+  name: string,
+  script: string,
+  env: Record<string, string>,
+  options: { nodeArgs?: string[]; ready?: (line: Record<string, unknown>) => boolean; timeoutMs?: number } = {},
+): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), script], {
+    cwd: ROOT,
+    env: { PATH: process.env['PATH'] ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: string[] = [];
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const isReady = options.ready ?? ((line) => line['ready'] === true);
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`bench: ${name} did not start in time:\n${logs.slice(-20).join('\n')}`)), options.timeoutMs ?? 30_000);
+    let buffer = '';
+    const onData = (chunk: Buffer) => {
+      buffer += chunk.toString('utf8');
+      let nl: number;
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        // Keep the last lines only: the relay's logs are for diagnosing a failed run.
+        logs.push(line);
+        if (logs.length > 500) logs.shift();
+        try {
+          const parsed = JSON.parse(line) as Record<string, unknown>;
+          if (typeof parsed['port'] === 'number' && isReady(parsed)) {
+            clearTimeout(timer);
+            resolve(parsed['port']);
+          }
+        } catch {
+          // not JSON
+        }
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`bench: ${name} exited before listening:\n${logs.slice(-20).join('\n')}`));
+    });
+  });
+  return {
+    name,
+    child,
+    pid: child.pid!,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    logs,
+    async stop(graceMs = 20_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      child.kill('SIGTERM');
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export const distScript = (relative: string) => join(ROOT, 'dist', relative);
+
+export interface RelayEnvOptions {
+  dir: string;
+  dcsInletUrl: string;
+  ims: { url: string; clientId: string; clientSecret: string };
+  extra?: Record<string, string>;
+}
+
+let overrides: Record<string, string> = {};
+
+/** Settings given with `--relay-env=K=V,...`, applied to every relay the run starts (experiments). */
+export function setRelayEnvOverrides(values: Record<string, string>): void {
+  overrides = values;
+}
+
+/** The relay's settings for the benchmark: production defaults, a fresh store, the fake Adobe. */
+export function relayEnv(o: RelayEnvOptions): Record<string, string> {
+  return {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    CAPILLARY_AUTH_SECRETS: 'bench-webhook-secret',
+    STORE_URL: `sqlite:${join(o.dir, 'relay.db')}`,
+    DRY_RUN_FILE: join(o.dir, 'dry-run.ndjson'),
+    AEP_INLET_URL: o.dcsInletUrl,
+    AEP_FLOW_ID: 'bench-flow',
+    AEP_EVENT_DATASET_ID: 'bench-event-dataset',
+    AEP_EVENT_SCHEMA_ID: 'https://ns.adobe.com/bench/schemas/experience-event',
+    ADOBE_ORG_ID: 'BENCH0000000000000000000@AdobeOrg',
+    ADOBE_IMS_URL: o.ims.url,
+    ADOBE_CLIENT_ID: o.ims.clientId,
+    ADOBE_CLIENT_SECRET: o.ims.clientSecret,
+    ...o.extra,
+    ...overrides,
+  };
+}
+
+export function startRelay(env: Record<string, string>, nodeArgs: string[] = []): Promise<ServerProcess> {
+  return startServer('relay', distScript('src/server.js'), env, {
+    nodeArgs,
+    ready: (line) => typeof line['msg'] === 'string' && line['msg'].startsWith('relay listening'),
+  });
+}
+
+// ------------------------------------------------------------------ memory and CPU of a process
+
+export interface ProcessSample {
+  rssMb: number;
+  hwmMb: number;
+  cpuSeconds: number;
+}
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+export function sampleProcess(pid: number): ProcessSample | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces): utime is 14th, stime 15th overall.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024, cpuSeconds: ticks / CLOCK_TICKS };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resets VmHWM (peak RSS) of a process to its current RSS, so a peak can be read per phase. */
+export function resetPeak(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface Monitor {
+  /** Peak RSS since start (VmHWM after a reset, else the largest sample), MB. */
+  peakMb(): number;
+  /** Current RSS, MB. */
+  currentMb(): number;
+  /** CPU used since start as a share of one core (1 = one full core). */
+  cpuCores(): number;
+  stop(): void;
+}
+
+/** Samples a process every `everyMs`: the phase's peak RSS and CPU use. */
+export function monitor(pid: number, everyMs = 200): Monitor {
+  const canReset = resetPeak(pid);
+  const first = sampleProcess(pid);
+  const startedAt = performance.now();
+  let maxRss = first?.rssMb ?? 0;
+  let last = first;
+  let lastAt = startedAt;
+  const timer = setInterval(() => {
+    const s = sampleProcess(pid);
+    if (!s) return;
+    last = s;
+    lastAt = performance.now();
+    maxRss = Math.max(maxRss, s.rssMb);
+  }, everyMs);
+  return {
+    peakMb() {
+      const s = sampleProcess(pid) ?? last;
+      if (s) maxRss = Math.max(maxRss, s.rssMb);
+      return canReset && s ? Math.max(maxRss, s.hwmMb) : maxRss;
+    },
+    currentMb() {
+      return (sampleProcess(pid) ?? last)?.rssMb ?? 0;
+    },
+    cpuCores() {
+      const s = sampleProcess(pid);
+      const at = s ? performance.now() : lastAt;
+      const end = s ?? last;
+      if (!first || !end) return 0;
+      return (end.cpuSeconds - first.cpuSeconds) / ((at - startedAt) / 1000);
+    },
+    stop() {
+      clearInterval(timer);
+    },
+  };
+}
