@@ -63,7 +63,7 @@ export const EnvSchema = Type.Object({
   // Delivery
   DELIVERY_BATCH_MAX_MESSAGES: int(500, 1, 10_000, 'messages per AEP batch request at most'),
   DELIVERY_BATCH_MAX_BYTES: int(950_000, 10_000, 1_000_000, 'bytes per AEP batch request at most (Adobe: 1 MB)'),
-  DELIVERY_LINGER_MS: int(20, 0, 10_000, 'wait this long for a batch to fill before sending a partial one'),
+  DELIVERY_LINGER_MS: int(50, 0, 10_000, 'when the queue is shallow, claim at most once per this many ms so batches fill'),
   DELIVERY_CONCURRENCY: int(4, 1, 64, 'batches in flight at once per process'),
   DELIVERY_REQUEST_TIMEOUT_MS: int(15_000, 100, 300_000, 'timeout of one AEP request'),
   DELIVERY_LEASE_MS: int(60_000, 1000, 3_600_000, 'lease on claimed messages; must exceed the request timeout'),
@@ -71,7 +71,7 @@ export const EnvSchema = Type.Object({
   DELIVERY_RETRY_BASE_MS: int(1000, 1, 3_600_000, 'first retry delay (exponential, full jitter)'),
   DELIVERY_RETRY_MAX_MS: int(600_000, 1, 86_400_000, 'longest retry delay'),
   DELIVERY_MAX_AGE_HOURS: int(168, 1, 8760, 'how long a message is retried before it is dead-lettered as expired'),
-  CIRCUIT_OPEN_MS: int(30_000, 100, 3_600_000, 'how long deliveries pause when most recent AEP requests failed, before one probe'),
+  CIRCUIT_OPEN_MS: int(30_000, 100, 3_600_000, 'longest pause between probes while most AEP requests fail (the first pause is 2 s, doubling)'),
   AEP_MAX_REQUESTS_PER_SECOND: int(1000, 1, 100_000, 'cap on requests per second to the inlet (Adobe: 1,000)'),
   AEP_MAX_MESSAGES_PER_SECOND: int(10_000, 1, 1_000_000, 'cap on messages per second to the inlet (Adobe: 10,000)'),
 

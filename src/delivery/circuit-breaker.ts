@@ -1,7 +1,8 @@
 /**
  * Stops hammering an Adobe endpoint that is down (Convoy's rule): over the recent requests in the
  * window, at least `minRequests` and a failure ratio of `failureRatio` or more opens the circuit for
- * `openMs`; then one probe request is let through (half-open) and its result closes or re-opens it.
+ * a pause (2 s at first, doubling after each failed probe up to `openMs`); then one probe request
+ * is let through (half-open) and its result closes or re-opens it.
  * While open, messages simply stay pending in the store: no attempt is spent, nothing is lost.
  */
 export type CircuitState = 'closed' | 'open' | 'half_open';
@@ -19,7 +20,10 @@ export function createCircuitBreaker(options: {
   windowMs: number;
   minRequests: number;
   failureRatio: number;
+  /** The longest pause between probes. */
   openMs: number;
+  /** The first pause after the circuit opens (default 2 s, at most openMs). */
+  firstOpenMs?: number;
   now?: () => number;
   onChange?: (state: CircuitState) => void;
 }): CircuitBreaker {
@@ -28,6 +32,10 @@ export function createCircuitBreaker(options: {
   let state: CircuitState = 'closed';
   let openUntil = 0;
   let probeInFlight = false;
+  // The first pause is short, so a blip heals in seconds; each failed probe doubles it up to openMs,
+  // so a long outage costs one probe per openMs.
+  const firstOpenMs = Math.min(options.openMs, options.firstOpenMs ?? 2_000);
+  let openMs = firstOpenMs;
 
   const set = (next: CircuitState) => {
     if (next !== state) {
@@ -40,7 +48,7 @@ export function createCircuitBreaker(options: {
     waitMs() {
       if (state === 'closed') return 0;
       if (state === 'open') return Math.max(0, openUntil - now());
-      return probeInFlight ? Math.max(50, Math.min(options.openMs, 1000)) : 0;
+      return probeInFlight ? Math.max(50, Math.min(openMs, 1000)) : 0;
     },
     begin() {
       if (state === 'closed') return true;
@@ -58,9 +66,11 @@ export function createCircuitBreaker(options: {
         probeInFlight = false;
         if (success) {
           results = [];
+          openMs = firstOpenMs;
           set('closed');
         } else {
-          openUntil = t + options.openMs;
+          openMs = Math.min(options.openMs, openMs * 2);
+          openUntil = t + openMs;
           set('open');
         }
         return;
@@ -69,7 +79,7 @@ export function createCircuitBreaker(options: {
       results = results.filter((r) => r.at > t - options.windowMs);
       const failures = results.filter((r) => !r.success).length;
       if (results.length >= options.minRequests && failures / results.length >= options.failureRatio) {
-        openUntil = t + options.openMs;
+        openUntil = t + openMs;
         results = [];
         set('open');
       }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Metrics } from '../ops/metrics.js';
 import type { Settlement, Store } from '../store/types.js';
@@ -46,6 +47,10 @@ export function createDeliveryWorker(deps: {
   const now = deps.now ?? Date.now;
   const waker = createWaker();
   const abort = new AbortController();
+  /** Fires as soon as stop() is called, ending linger pauses at once. */
+  const stopping = new AbortController();
+  /** Until when lanes leave a shallow queue to fill up (see the lane loop). */
+  let shallowUntil = 0;
   let running = false;
   let lanes: Promise<void>[] = [];
   let unsubscribe: (() => void) | undefined;
@@ -130,9 +135,7 @@ export function createDeliveryWorker(deps: {
     // stop() may have notified while we were reading: do not start a wait it would not end.
     if (!running) return;
     const ms = next === undefined ? options.pollIntervalMs : Math.min(options.pollIntervalMs, Math.max(1, next - now()));
-    const woken = await waker.wait(ms);
-    // New work just arrived: give concurrent webhooks a moment to join the same batch.
-    if (woken && running && options.lingerMs > 0) await waker.wait(options.lingerMs).then(() => undefined);
+    await waker.wait(ms);
   };
 
   const lane = async (index: number) => {
@@ -144,6 +147,15 @@ export function createDeliveryWorker(deps: {
         await waker.wait(blockedFor);
         continue;
       }
+      // A shallow queue is claimed at most once per linger period by all lanes together, so webhooks
+      // arriving meanwhile fill the next batch. Without it, lanes chase each webhook with a small
+      // batch, and every batch costs a claim and a settle (measured: ~31 messages a batch under
+      // load, half of ingest's CPU). A monotonic clock: the injected one is for leases and retries.
+      const lingerLeft = shallowUntil - performance.now();
+      if (lingerLeft > 0) {
+        await sleep(lingerLeft, undefined, { signal: stopping.signal }).catch(() => undefined);
+        continue;
+      }
       let claimed: ClaimedMessage[];
       const claimedAt = now();
       try {
@@ -153,6 +165,7 @@ export function createDeliveryWorker(deps: {
         await waker.wait(options.pollIntervalMs);
         continue;
       }
+      if (claimed.length < options.batchMaxMessages) shallowUntil = performance.now() + options.lingerMs;
       if (claimed.length === 0) {
         await idle();
         continue;
@@ -197,6 +210,7 @@ export function createDeliveryWorker(deps: {
     async stop(graceMs) {
       if (!running && lanes.length === 0) return;
       running = false;
+      stopping.abort();
       unsubscribe?.();
       waker.notify();
       const all = Promise.all(lanes);

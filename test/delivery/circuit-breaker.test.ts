@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createCircuitBreaker, type CircuitState } from '../../src/delivery/circuit-breaker.js';
 
-function breaker(overrides: { windowMs?: number; openMs?: number } = {}) {
+function breaker(overrides: { windowMs?: number; openMs?: number; firstOpenMs?: number } = {}) {
   const clock = { t: 1_000_000 };
   const changes: CircuitState[] = [];
   const cb = createCircuitBreaker({
@@ -9,6 +9,8 @@ function breaker(overrides: { windowMs?: number; openMs?: number } = {}) {
     minRequests: 10,
     failureRatio: 0.7,
     openMs: overrides.openMs ?? 30_000,
+    // The tests below pin the pause at openMs unless they test the growth from a shorter first one.
+    firstOpenMs: overrides.firstOpenMs ?? overrides.openMs ?? 30_000,
     now: () => clock.t,
     onChange: (state) => changes.push(state),
   });
@@ -111,5 +113,24 @@ describe('circuit breaker', () => {
     expect(cb.begin()).toBe(true);
     cb.record(true);
     expect(changes).toEqual(['open', 'half_open', 'open', 'half_open', 'closed']);
+  });
+
+  it('starts with a short pause and doubles it after each failed probe, up to openMs, then resets', () => {
+    const { cb, run, clock } = breaker({ openMs: 10_000, firstOpenMs: 2_000 });
+    run(...fail(10));
+    const pauses: number[] = [];
+    for (let i = 0; i < 4; i += 1) {
+      const pause = cb.waitMs() + 10; // run() moved the clock 10 ms past the failure that opened it
+      pauses.push(i === 0 ? pause : cb.waitMs());
+      clock.t += cb.waitMs();
+      expect(cb.begin()).toBe(true);
+      cb.record(false);
+    }
+    expect(pauses).toEqual([2_000, 4_000, 8_000, 10_000]);
+    clock.t += cb.waitMs();
+    expect(cb.begin()).toBe(true);
+    cb.record(true);
+    run(...fail(10));
+    expect(cb.waitMs()).toBe(2_000 - 10);
   });
 });

@@ -222,3 +222,17 @@ describe('delivery worker: stop()', () => {
     await w.stop(10);
   });
 });
+
+describe('delivery worker: batching a shallow queue', () => {
+  it('lets webhooks arriving within the linger period share one batch, across lanes', async () => {
+    h.sink.script(deliverAll);
+    h.startWorker({ options: { lingerMs: 300, concurrency: 4, batchMaxMessages: 100 } });
+    const first = await h.accept();
+    await h.settledWith(first, (m) => m.state === 'delivered', 'the lone first event, sent at once');
+    // Ten more arrive while the lanes leave the shallow queue to fill: one batch, not ten.
+    const rest = [];
+    for (let i = 0; i < 10; i += 1) rest.push(await h.accept());
+    for (const id of rest) await h.settledWith(id, (m) => m.state === 'delivered', 'the ten later events');
+    expect(h.sink.sends.map((s) => s.ids.length)).toEqual([1, 10]);
+  });
+});
