@@ -1,6 +1,6 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import { ConfigError } from '../../src/errors.js';
@@ -70,11 +70,10 @@ describe('loadConfig refuses a bad configuration, naming the variable', () => {
     expect(folder.message).toMatch(new RegExp(`^${name}_FILE: `));
   });
 
-  // Root reads any file whatever its mode, so this case only runs as an ordinary user.
-  it.skipIf(process.getuid?.() === 0)('refuses a _FILE the process may not read', () => {
-    const file = secretFile('unreadable', 'secret');
-    chmodSync(file, 0o000);
-    expect(refusal({ ...BASE, ADMIN_TOKEN_FILE: file }).message).toMatch(/^ADMIN_TOKEN_FILE: /);
+  // A folder cannot be read as a file by anyone, root included (EISDIR), unlike a chmod 000 file.
+  it('refuses a _FILE the process cannot read', () => {
+    const folder = dirname(secretFile('beside-a-folder', 'x'));
+    expect(refusal({ ...BASE, ADMIN_TOKEN_FILE: folder }).message).toMatch(/^ADMIN_TOKEN_FILE: /);
   });
 });
 
