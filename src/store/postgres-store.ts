@@ -5,10 +5,12 @@ import type { PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import type { ClaimedMessage } from '../delivery/types.js';
 import { StoreUnavailableError } from '../errors.js';
-import type { MappingResult, MessageKind } from '../mapping/types.js';
+import type { MessageKind } from '../mapping/types.js';
 import { createCommitQueue, type PendingAccept } from './commit-queue.js';
+import { createListener, WORK_CHANNEL } from './postgres-listener.js';
 import { migratePostgres } from './postgres-schema.js';
-import type { AcceptResult, NewEvent, Settlement, Store } from './types.js';
+import { insertMessages, settleAll, SQL, type ClaimRow } from './postgres-sql.js';
+import type { AcceptResult, NewEvent, Store } from './types.js';
 import { toDeadLetterView, toEventView, toStoredEvent, type EventRow, type MessageRow } from './views.js';
 
 export interface PostgresStoreOptions {
@@ -31,11 +33,9 @@ export interface PostgresStoreOptions {
  * query per replica per few ms to do better. Polling stays as the fallback (notifications are lost
  * while the listening connection is down, or with `notify: false`).
  */
-const WORK_CHANNEL = 'relay_work';
 /** Events per group-commit transaction; a larger burst is committed in several. */
 const MAX_GROUP = 500;
 const CHECK_TIMEOUT_MS = 2_000;
-const LISTEN_RETRY_MAX_MS = 2_000;
 const PRUNE_TIMEOUT_MS = 600_000;
 /** Advisory lock key for retention (see MIGRATION_LOCK_KEY in postgres-schema.ts for migrations). */
 const PRUNE_LOCK_KEY = '7262117002';
@@ -346,59 +346,6 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   };
 }
 
-/** Inserts an event's messages; returns how many profile records were skipped as superseded. */
-async function insertMessages(client: PoolClient, eventId: string, mapping: MappingResult, now: number): Promise<number> {
-  if (mapping.messages.length === 0) return 0;
-  let skipped = 0;
-  const values: unknown[] = [];
-  const tuples: string[] = [];
-  for (const out of mapping.messages) {
-    let state: 'pending' | 'skipped' = 'pending';
-    if (out.kind === 'profile' && out.profileKey !== undefined) {
-      // The upsert locks the watermark row until commit, so two replicas cannot both see themselves
-      // as newest; it returns max(stored, ours), which is greater than ours only if a newer record is queued.
-      const { rows } = await client.query<{ newest: string }>(SQL.upsertWatermark, [out.profileKey, out.sourceCreatedAt]);
-      if (Number(rows[0]!.newest) > out.sourceCreatedAt) state = 'skipped';
-    }
-    if (state === 'skipped') skipped += 1;
-    const row = [
-      eventId, out.kind, JSON.stringify(out.message), state, now, now,
-      state === 'skipped' ? 'superseded_by_newer_profile' : null, out.profileKey ?? null, out.sourceCreatedAt,
-    ];
-    tuples.push(`(${row.map((_, i) => `$${values.length + i + 1}`).join(', ')})`);
-    values.push(...row);
-  }
-  // One multi-row INSERT; VALUES rows get ids in order, so messages keep the mapper's order.
-  await client.query(`${SQL.insertMessages} VALUES ${tuples.join(', ')}`, values);
-  return skipped;
-}
-
-async function settleAll(client: PoolClient, owner: string, settlements: Settlement[], now: number): Promise<void> {
-  const delivered: number[] = [];
-  const retry = { ids: [] as number[], at: [] as number[], errors: [] as string[] };
-  const release = { ids: [] as number[], at: [] as number[] };
-  const dead = { ids: [] as number[], reasons: [] as string[], errors: [] as string[] };
-  for (const s of settlements) {
-    if (s.outcome === 'delivered') delivered.push(s.id);
-    else if (s.outcome === 'retry') {
-      retry.ids.push(s.id);
-      retry.at.push(s.nextAttemptAt);
-      retry.errors.push(s.error);
-    } else if (s.outcome === 'release') {
-      release.ids.push(s.id);
-      release.at.push(s.nextAttemptAt);
-    } else {
-      dead.ids.push(s.id);
-      dead.reasons.push(s.reason);
-      dead.errors.push(s.error);
-    }
-  }
-  if (delivered.length > 0) await client.query(SQL.settleDelivered, [now, delivered, owner]);
-  if (retry.ids.length > 0) await client.query(SQL.settleRetry, [retry.ids, retry.at, retry.errors, owner]);
-  if (release.ids.length > 0) await client.query(SQL.release, [release.ids, release.at, owner]);
-  if (dead.ids.length > 0) await client.query(SQL.settleDead, [dead.ids, dead.reasons, dead.errors, now, owner]);
-}
-
 async function migrate(connectionString: string, logger: Logger): Promise<void> {
   // Its own connection, without the pool's statement timeout: waiting for another replica's
   // migration, or a long migration, must not time out.
@@ -412,77 +359,6 @@ async function migrate(connectionString: string, logger: Logger): Promise<void> 
   } finally {
     await client.end().catch(() => undefined);
   }
-}
-
-/**
- * The LISTEN connection: a dedicated client (a pooled one would be handed to other queries). It
- * reconnects with backoff after a restart and then wakes local listeners once, since notifications
- * sent while it was down are lost.
- */
-function createListener(connectionString: string, logger: Logger, instanceId: string, onNotify: () => void) {
-  let stopped = false;
-  let current: pg.Client | undefined;
-  let retryMs = 100;
-  let retryTimer: NodeJS.Timeout | undefined;
-  let firstAttempt = true;
-  let lostSince: number | undefined;
-
-  const connect = async (): Promise<void> => {
-    retryTimer = undefined;
-    const isFirst = firstAttempt;
-    firstAttempt = false;
-    const client = new pg.Client({ connectionString, application_name: 'capillary-aep-relay-listen', connectionTimeoutMillis: 5_000, keepAlive: true });
-    let failed = false;
-    const fail = (error: unknown) => {
-      if (failed) return;
-      failed = true;
-      if (current === client) current = undefined;
-      void client.end().catch(() => undefined);
-      if (stopped) return;
-      // Warn once per outage; each failed retry while the server stays down is only debug.
-      if (lostSince === undefined) {
-        lostSince = Date.now();
-        logger.warn({ err: error }, 'PostgreSQL LISTEN connection lost; reconnecting');
-      } else logger.debug({ err: error, retryMs }, 'PostgreSQL LISTEN reconnect failed');
-      retryTimer = setTimeout(() => void connect(), retryMs);
-      retryMs = Math.min(retryMs * 2, LISTEN_RETRY_MAX_MS);
-    };
-    client.on('error', fail);
-    client.on('end', () => fail(new Error('connection ended')));
-    client.on('notification', (message) => {
-      if (message.channel === WORK_CHANNEL && message.payload !== instanceId) onNotify();
-    });
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${WORK_CHANNEL}`);
-    } catch (error) {
-      fail(error);
-      return;
-    }
-    if (failed) return;
-    if (stopped) {
-      await client.end().catch(() => undefined);
-      return;
-    }
-    current = client;
-    retryMs = 100;
-    if (!isFirst) {
-      logger.info({ downMs: lostSince === undefined ? undefined : Date.now() - lostSince }, 'PostgreSQL LISTEN connection re-established');
-      onNotify();
-    }
-    lostSince = undefined;
-  };
-
-  return {
-    start: connect,
-    async stop() {
-      stopped = true;
-      clearTimeout(retryTimer);
-      const client = current;
-      current = undefined;
-      await client?.end().catch(() => undefined);
-    },
-  };
 }
 
 /** A failure of the connection rather than of one statement: retrying the group alone cannot help. */
@@ -500,60 +376,3 @@ function withTimeout<T>(ms: number, work: Promise<T>): Promise<T> {
   });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
-
-interface ClaimRow {
-  id: string;
-  event_id: string;
-  kind: string;
-  body: string;
-  attempts: number;
-  accepted_at: string;
-}
-
-const SUPERSEDED = `(m.profile_key IS NOT NULL AND EXISTS (SELECT 1 FROM profile_watermarks w
-  WHERE w.profile_key = m.profile_key AND w.newest_created_at > m.source_created_at))`;
-
-const SQL = {
-  insertEvent: `INSERT INTO events (event_id, event_name, envelope, created_at, received_at, mapping_status, payload)
-                VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING`,
-  insertMessages: `INSERT INTO messages (event_id, kind, body, state, next_attempt_at, accepted_at, dead_reason, profile_key, source_created_at)`,
-  upsertWatermark: `INSERT INTO profile_watermarks AS w (profile_key, newest_created_at) VALUES ($1, $2)
-                    ON CONFLICT (profile_key) DO UPDATE SET newest_created_at = GREATEST(w.newest_created_at, EXCLUDED.newest_created_at)
-                    RETURNING newest_created_at AS newest`,
-  // MATERIALIZED: the locked id list is computed once (a re-scanned subquery could pick other rows).
-  claim: `WITH due AS MATERIALIZED (
-            SELECT id FROM messages WHERE state IN ('pending', 'in_flight') AND next_attempt_at <= $3
-            ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
-          UPDATE messages m SET state = 'in_flight', next_attempt_at = $1, lease_owner = $2 FROM due WHERE m.id = due.id
-          RETURNING m.id, m.event_id, m.kind, m.body, m.attempts, m.accepted_at`,
-  settleDelivered: `UPDATE messages SET state = 'delivered', attempts = attempts + 1, settled_at = $1, lease_owner = NULL, last_error = NULL
-                    WHERE id = ANY($2::bigint[]) AND lease_owner = $3 AND state = 'in_flight'`,
-  // A profile record retried after a newer one for the same member was queued would overwrite newer
-  // state in AEP: it is skipped instead (the out-of-order guard, at retry time), as in SQLite.
-  settleRetry: `UPDATE messages m SET attempts = m.attempts + 1, next_attempt_at = u.at, last_error = u.error, lease_owner = NULL,
-                  state = CASE WHEN ${SUPERSEDED} THEN 'skipped' ELSE 'pending' END,
-                  dead_reason = CASE WHEN ${SUPERSEDED} THEN 'superseded_by_newer_profile' ELSE m.dead_reason END
-                FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS u(id, at, error)
-                WHERE m.id = u.id AND m.lease_owner = $4 AND m.state = 'in_flight'`,
-  release: `UPDATE messages m SET state = 'pending', next_attempt_at = u.at, lease_owner = NULL
-            FROM unnest($1::bigint[], $2::bigint[]) AS u(id, at)
-            WHERE m.id = u.id AND m.lease_owner = $3 AND m.state = 'in_flight'`,
-  settleDead: `UPDATE messages m SET state = 'dead', attempts = m.attempts + 1, dead_reason = u.reason, last_error = u.error, settled_at = $4, lease_owner = NULL
-               FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(id, reason, error)
-               WHERE m.id = u.id AND m.lease_owner = $5 AND m.state = 'in_flight'`,
-  nextDue: `SELECT min(next_attempt_at) AS at FROM messages WHERE state IN ('pending', 'in_flight')`,
-  deadLetters: `SELECT * FROM messages WHERE state = 'dead' AND id > $1 ORDER BY id LIMIT $2`,
-  replayAllDead: `UPDATE messages SET state = 'pending', attempts = 0, next_attempt_at = $1, dead_reason = NULL, settled_at = NULL WHERE state = 'dead'`,
-  replayDead: `UPDATE messages SET state = 'pending', attempts = 0, next_attempt_at = $1, dead_reason = NULL, settled_at = NULL
-               WHERE state = 'dead' AND id = ANY($2::bigint[])`,
-  eventsByStatus: 'SELECT * FROM events WHERE mapping_status = $1 AND event_id > $2 ORDER BY event_id LIMIT $3',
-  eventsAll: 'SELECT * FROM events WHERE event_id > $1 ORDER BY event_id LIMIT $2',
-  deleteUndelivered: `DELETE FROM messages WHERE event_id = $1 AND state IN ('pending', 'in_flight', 'dead', 'skipped')`,
-  queueStats: `SELECT (SELECT count(*) FROM messages WHERE state IN ('pending', 'in_flight')) AS pending,
-                      (SELECT min(accepted_at) FROM messages WHERE state IN ('pending', 'in_flight')) AS oldest,
-                      (SELECT count(*) FROM messages WHERE state = 'dead') AS dead`,
-  pruneMessages: `DELETE FROM messages m WHERE state IN ('delivered', 'skipped') AND accepted_at < $1
-                    AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.event_id = m.event_id AND o.state IN ('pending', 'in_flight', 'dead'))`,
-  pruneEvents: `DELETE FROM events e WHERE received_at < $1 AND mapping_status <> 'unmapped'
-                  AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.event_id = e.event_id)`,
-} as const;
