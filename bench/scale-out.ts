@@ -23,7 +23,7 @@ const arg = (name: string, fallback: number) => {
 };
 const plan: Plan = {
   quick,
-  rounds: arg('rounds', quick ? 1 : 3),
+  rounds: arg('rounds', quick ? 1 : 4),
   warmupSeconds: quick ? 1 : 2,
   seconds: arg('seconds', quick ? 3 : 10),
   threads: 2,
