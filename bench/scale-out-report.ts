@@ -51,7 +51,7 @@ type Quiet = { value: number; n: number } | undefined;
 const quietCell = (q: Quiet) => (q === undefined ? 'no quiet round' : `${fmt(q.value)} (${q.n} round${q.n === 1 ? '' : 's'})`);
 const quietRatio = (a: Quiet, b: Quiet) => (a === undefined || b === undefined ? '' : `${(b.value / a.value).toFixed(2)}×`);
 
-const compare = (a: number, b: number) => (a > b * 1.2 ? 'more than' : a < b * 0.8 ? 'less than' : 'about as much as');
+const compare = (a: number, b: number) => (a > b * 1.2 ? 'more CPU than' : a < b * 0.8 ? 'less CPU than' : 'about as much CPU as');
 
 export const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
@@ -215,8 +215,8 @@ ${drainRows.join('\n')}
   ratio near 1× (or below) is the expected result here, not a defect.
 - Where the CPU went (medians, one replica): during ingest the replica used ${one.cores.ingestReplicas.toFixed(2)} cores and PostgreSQL
   ${one.cores.ingestPostgres.toFixed(2)}; during the drain the replica ${one.cores.drainReplicas.toFixed(2)} and PostgreSQL ${one.cores.drainPostgres.toFixed(2)}. So PostgreSQL used ${compare(one.cores.ingestPostgres, one.cores.ingestReplicas)}
-  the relay's CPU while webhooks were taken, and ${compare(one.cores.drainPostgres, one.cores.drainReplicas)} it while messages were delivered (claim and
-  settle statements). Replicas on their own machines add relay CPU, not store CPU: a horizontal
+  the relay while webhooks were taken, and ${compare(one.cores.drainPostgres, one.cores.drainReplicas)} the relay while messages were delivered
+  (claim and settle statements). Replicas on their own machines add relay CPU, not store CPU: a horizontal
   speed-up needs PostgreSQL on its own, sized cores, and the shared store is the limit that remains.
 - "Twice" must be 0 in every round: claims use \`FOR UPDATE SKIP LOCKED\` with leases, so two replicas
   never hold the same message; only a replica killed mid-send can cause one redelivery, after its
