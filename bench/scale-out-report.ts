@@ -76,6 +76,7 @@ export function versions(pg: BenchPostgres, plan: Plan, wrk: string): Record<str
     }
   };
   return {
+    'relay commit': `${quiet('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']) || '?'}${quiet('git', ['-C', ROOT, 'status', '--porcelain', '--', 'src']) ? ' (src/ had uncommitted changes)' : ''}`,
     CPU: `${cpus()[0]?.model ?? 'unknown'}, ${cpus().length} cores`,
     memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
     OS: `Linux ${release()}`,
