@@ -21,8 +21,7 @@ declare module 'fastify' {
 
 type Outcome = 'accepted' | 'duplicate' | 'unauthorized' | 'invalid' | 'rate_limited' | 'unavailable';
 
-function outcomeOf(request: FastifyRequest, status: number): Outcome {
-  if (request.webhook?.outcome) return request.webhook.outcome;
+function outcomeOf(status: number): Outcome {
   if (status === 401 || status === 403) return 'unauthorized';
   if (status === 429) return 'rate_limited';
   if (status >= 500) return 'unavailable';
@@ -64,12 +63,14 @@ export default async function webhookRoute(app: FastifyInstance, opts: { config:
     }),
   });
 
+  const count = (eventName: string | undefined, outcome: Outcome) =>
+    app.metrics.webhooksReceived.inc({ event_name: eventName !== undefined && KNOWN_EVENT_NAMES.has(eventName) ? eventName : 'other', outcome });
+
+  // Refusals are counted once answered; accepted and duplicate events at commit (below), so an
+  // event stored for a client that hung up before the 202 is still counted.
   app.addHook('onResponse', async (request, reply) => {
-    const name = request.webhook?.eventName;
-    app.metrics.webhooksReceived.inc({
-      event_name: name !== undefined && KNOWN_EVENT_NAMES.has(name) ? name : 'other',
-      outcome: outcomeOf(request, reply.statusCode),
-    });
+    if (request.webhook?.outcome) return;
+    count(request.webhook?.eventName, outcomeOf(reply.statusCode));
   });
 
   const safeMap = (request: FastifyRequest, event: Parameters<typeof mapEvent>[0]): MappingResult => {
@@ -109,6 +110,7 @@ export default async function webhookRoute(app: FastifyInstance, opts: { config:
       const mapping = safeMap(request, event);
       const result = await app.store.acceptEvent({ event, payload: request.rawBody ?? JSON.stringify(request.body), mapping });
       request.webhook.outcome = result.outcome;
+      count(event.eventName, result.outcome);
       if (result.outcome === 'accepted') {
         app.metrics.eventsMapped.inc({ status: mapping.status, warning: mapping.warnings[0] ?? 'none' });
         if (result.skippedProfiles > 0) app.metrics.profileRecordsSkipped.inc(result.skippedProfiles);
