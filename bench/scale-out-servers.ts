@@ -7,10 +7,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
+import { AUTH_SECRET } from './samples.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
-export const AUTH_SECRET = 'scale-out-bench-secret';
-export const WEBHOOK_PATH = '/webhooks/capillary';
 
 // ------------------------------------------------------------------ fake Adobe
 

@@ -12,7 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuText, fmt, report, versions, type DrainRow, type IngestRow, type Plan, type Replicas } from './scale-out-report.js';
 import { createBenchDatabase, dropBenchDatabase, startBenchPostgres, storeCounts, type BenchPostgres } from './scale-out-postgres.js';
-import { cpuWindow, loadTemplates, postCount, runWrk, until, writeWrkScript } from './scale-out-load.js';
+import { loadSamples } from './samples.js';
+import { cpuWindow, postCount, until } from './scale-out-load.js';
+import { runWrk, writeWrkScript } from './wrk.js';
 import { ROOT, acceptedBy, relayEnv, startFakeAdobe, startReplica, type FakeAdobe, type Replica } from './scale-out-servers.js';
 
 const WRK = '/usr/bin/wrk';
@@ -47,9 +49,9 @@ async function ingestRound(pg: BenchPostgres, adobe: FakeAdobe, dir: string, rep
   adobe.reset();
   const relays = await startReplicas(replicas, db.url, adobe);
   try {
-    const script = writeWrkScript(dir, loadTemplates(), relays.map((r) => r.port));
+    const script = writeWrkScript(dir, loadSamples(), relays.map((r) => r.port));
     const load = (prefix: string, seconds: number) =>
-      runWrk({ bin: WRK, url: relays[0]!.url, script, prefix: `${prefix}${id}`, seconds, threads: plan.threads, connections: plan.connections });
+      runWrk(WRK, { url: relays[0]!.url, script, prefix: `${prefix}${id}`, seconds, threads: plan.threads, connections: plan.connections });
     await load('warm', plan.warmupSeconds);
     const window = cpuWindow({ replicas: relays.map((r) => r.pid), postmaster: pg.postmasterPid() });
     const wrk = await load('run', plan.seconds);
@@ -78,7 +80,7 @@ async function buildBacklog(pg: BenchPostgres, adobe: FakeAdobe): Promise<{ name
   );
   const started = performance.now();
   try {
-    const accepted = await postCount(loader.url, loadTemplates(), `backlog${Date.now()}`, plan.backlog, 64);
+    const accepted = await postCount(loader.url, loadSamples(), `backlog${Date.now()}`, plan.backlog, 64);
     if (accepted !== plan.backlog) throw new Error(`bench: only ${accepted} of ${plan.backlog} backlog webhooks accepted`);
   } finally {
     await loader.stop();

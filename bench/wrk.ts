@@ -43,8 +43,14 @@ const luaString = (s: string) => `[==[${s}]==]`;
  * A wrk script POSTing the samples in turn, each with a unique eventId: the run's prefix, wrk's thread
  * number and a per-thread counter. Its done() prints the result as one JSON line.
  */
-export function writeWrkScript(dir: string, samples: SampleTemplate[]): string {
-  const path = join(dir, 'webhooks.lua');
+export function writeWrkScript(dir: string, samples: SampleTemplate[], ports?: number[]): string {
+  const path = join(dir, ports ? `webhooks-${ports.join('-')}.lua` : 'webhooks.lua');
+  // With `ports`, wrk's threads are spread over them in turn (thread.addr): one wrk process, one
+  // latency histogram for the load on several replicas (bench/scale-out.ts).
+  const spread = ports
+    ? `local ports = { ${ports.map((p) => `"${p}"`).join(', ')} }\n` +
+      'function spreadThread(thread, n) thread.addr = wrk.lookup("127.0.0.1", ports[((n - 1) % #ports) + 1])[1] end\n'
+    : 'function spreadThread(thread, n) end\n';
   const lua = `
 local befores = { ${samples.map((s) => luaString(s.before)).join(', ')} }
 local afters = { ${samples.map((s) => luaString(s.after)).join(', ')} }
@@ -52,9 +58,11 @@ local n = #befores
 local headers = { ["Content-Type"] = "application/json", ["Authorization"] = "${AUTH_SECRET}" }
 local threads = {}
 
+${spread}
 function setup(thread)
   thread:set("tid", #threads + 1)
   table.insert(threads, thread)
+  spreadThread(thread, #threads)
 end
 
 function init(args)
