@@ -4,11 +4,16 @@ import { createSqliteStore } from './sqlite-store.js';
 import type { Store } from './types.js';
 
 /** `sqlite:<path>` (default, one process) or `postgres://...` (several replicas share it). */
-export async function createStore(options: { url: string; synchronous: 'full' | 'normal'; logger: Logger }): Promise<Store> {
+export async function createStore(options: { url: string; synchronous: 'full' | 'normal'; checkpointIntervalMs?: number; logger: Logger }): Promise<Store> {
   if (options.url.startsWith('sqlite:')) {
     const path = options.url.slice('sqlite:'.length);
     if (path === '') throw new ConfigError('STORE_URL', 'sqlite:<path to the database file>');
-    return createSqliteStore({ path, synchronous: options.synchronous });
+    return createSqliteStore({
+      path,
+      synchronous: options.synchronous,
+      ...(options.checkpointIntervalMs !== undefined ? { checkpointIntervalMs: options.checkpointIntervalMs } : {}),
+      onCheckpointFailure: (detail) => options.logger.warn({ detail }, 'WAL checkpoint thread failed; SQLite checkpoints in commits meanwhile'),
+    });
   }
   const { createPostgresStore } = await import('./postgres-store.js');
   return createPostgresStore({ connectionString: options.url, logger: options.logger });

@@ -7,6 +7,7 @@ import { StoreUnavailableError } from '../errors.js';
 import type { MappingResult, MessageKind } from '../mapping/types.js';
 import { SQLITE_MIGRATIONS } from './sqlite-schema.js';
 import { createCommitQueue, type PendingAccept } from './commit-queue.js';
+import { startCheckpointer } from './sqlite-checkpointer.js';
 import type { AcceptResult, Settlement, Store } from './types.js';
 import { toDeadLetterView, toEventView, toStoredEvent, type EventRow, type MessageRow } from './views.js';
 
@@ -18,6 +19,9 @@ export interface SqliteStoreOptions {
    * 'normal': a commit survives a process crash (kill -9), not a power cut. See README "Durability".
    */
   synchronous: 'full' | 'normal';
+  /** How often the checkpoint thread checkpoints the WAL (default 1 s; 0: no thread, SQLite checkpoints in commits). */
+  checkpointIntervalMs?: number;
+  onCheckpointFailure?: (detail: string) => void;
 }
 
 /**
@@ -32,6 +36,14 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = OFF');
   migrate(db);
+  // Checkpoints run on their own thread (sqlite-checkpointer.ts); SQLite's own stays as a safety net.
+  const checkpointer =
+    options.path === ':memory:' || options.checkpointIntervalMs === 0
+      ? undefined
+      : startCheckpointer(options.path, options.checkpointIntervalMs ?? 1000, (detail) => {
+          options.onCheckpointFailure?.(detail);
+        });
+  if (checkpointer) db.pragma('wal_autocheckpoint = 10000');
 
   const work = new EventEmitter();
   const sql = prepareStatements(db);
@@ -250,6 +262,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       commits.flush();
       closed = true;
       work.removeAllListeners();
+      await checkpointer?.stop();
       db.close();
     },
   };

@@ -1,0 +1,38 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startCheckpointer } from '../../src/store/sqlite-checkpointer.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'relay-checkpoint-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('WAL checkpoints on their own thread', () => {
+  it('checkpoints what the main connection commits, without the main connection doing it', async () => {
+    const path = join(dir, 'wal.db');
+    const db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('wal_autocheckpoint = 0'); // only the thread checkpoints here
+    db.exec('CREATE TABLE t (v TEXT)');
+    const failures: string[] = [];
+    const checkpointer = startCheckpointer(path, 20, (detail) => failures.push(detail));
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    db.transaction(() => {
+      for (let i = 0; i < 2000; i += 1) insert.run('x'.repeat(200));
+    })();
+    const before = checkpointer.runs;
+    await waitFor(() => checkpointer.runs >= before + 2, { what: 'two checkpoints after the writes' });
+    // The thread copied every frame into the database file, so the next commit starts the WAL over:
+    // it holds only that commit's few frames, not the hundreds the big transaction wrote.
+    insert.run('after');
+    const [result] = db.pragma('wal_checkpoint(PASSIVE)') as { busy: number; log: number; checkpointed: number }[];
+    expect(result!.log).toBeGreaterThan(0);
+    expect(result!.log).toBeLessThan(10);
+    expect(failures).toEqual([]);
+    await checkpointer.stop();
+    await checkpointer.stop(); // twice is harmless
+    db.close();
+  });
+});
