@@ -1,21 +1,12 @@
 /**
  * PostgreSQL for the scale-out benchmark: the server TEST_POSTGRES_URL names, or a throwaway cluster
- * started here (initdb + pg_ctl on a free port of 127.0.0.1, removed afterwards). The same small
- * logic as test/helpers/postgres.ts, copied because bench code is built without test/. Unlike the
- * test cluster this one keeps PostgreSQL's durable defaults (fsync and synchronous_commit on), so an
- * acknowledged webhook is on disk, as with the SQLite figures in BENCHMARKS.md.
+ * started here (support/postgres-server.ts, shared with the tests). Unlike the test cluster this one
+ * keeps PostgreSQL's durable defaults (fsync and synchronous_commit on), so an acknowledged webhook
+ * is on disk, as with the SQLite figures in BENCHMARKS.md.
  */
-import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { appendFile, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
-import { promisify } from 'node:util';
 import pg from 'pg';
-
-const run = promisify(execFile);
+import { databaseUrl, startPostgresServer } from '../support/postgres-server.js';
 
 export interface BenchPostgres {
   /** URL of the `postgres` database (databases are created from it). */
@@ -26,43 +17,6 @@ export interface BenchPostgres {
   /** The postmaster's pid when the bench started the server (to count PostgreSQL's CPU as the bench's own). */
   postmasterPid(): number | undefined;
   close(): Promise<void>;
-}
-
-function findBin(): string | undefined {
-  const has = (dir: string) => existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'pg_ctl'));
-  const fromEnv = process.env['TEST_POSTGRES_BIN'];
-  if (fromEnv) return has(fromEnv) ? fromEnv : undefined;
-  const debian = '/usr/lib/postgresql';
-  if (existsSync(debian)) {
-    const versions = readdirSync(debian)
-      .filter((v) => has(join(debian, v, 'bin')))
-      .sort((a, b) => Number(b) - Number(a));
-    if (versions[0] !== undefined) return join(debian, versions[0], 'bin');
-  }
-  try {
-    const dir = execFileSync('pg_config', ['--bindir'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    if (has(dir)) return dir;
-  } catch {
-    // no pg_config on PATH
-  }
-  return (process.env['PATH'] ?? '').split(delimiter).find((dir) => dir !== '' && has(dir));
-}
-
-/** PostgreSQL refuses to run as root: as root, run its tools as the `postgres` user. */
-function asPostgresUser(command: string, args: string[]): Promise<unknown> {
-  if (process.getuid?.() === 0) return run('runuser', ['-u', 'postgres', '--', command, ...args]);
-  return run(command, args);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
@@ -85,53 +39,19 @@ export async function startBenchPostgres(): Promise<BenchPostgres> {
     return { url: external, origin: 'TEST_POSTGRES_URL', version: await serverVersion(external), postmasterPid: () => undefined, close: async () => undefined };
   }
 
-  const bin = findBin();
-  if (!bin) {
-    throw new Error(
-      'bench: PostgreSQL is needed. Set TEST_POSTGRES_URL=postgres://user@host:port/postgres, or install the server binaries ' +
-        '(Debian: apt-get install -y --no-install-recommends postgresql) or point TEST_POSTGRES_BIN at initdb and pg_ctl.',
-    );
-  }
-  const root = await mkdtemp(join(tmpdir(), 'relay-bench-pg-'));
-  if (process.getuid?.() === 0) await run('chown', ['postgres', root]);
-  const dataDir = join(root, 'data');
-  const pgCtl = (...args: string[]) => asPostgresUser(join(bin, 'pg_ctl'), ['-D', dataDir, '-w', '-t', '60', ...args]);
+  const server = await startPostgresServer({ durable: true });
   try {
-    await asPostgresUser(join(bin, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8']);
-    const port = await freePort();
-    await appendFile(
-      join(dataDir, 'postgresql.conf'),
-      [`port = ${port}`, `listen_addresses = '127.0.0.1'`, `unix_socket_directories = '${root}'`, 'max_connections = 200', ''].join('\n'),
-    );
-    await pgCtl('-l', join(root, 'postgres.log'), 'start');
-    const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
     return {
-      url,
+      url: server.url,
       origin: 'throwaway cluster started by the bench (initdb defaults: fsync on, synchronous_commit on, shared_buffers 128 MB)',
-      version: await serverVersion(url),
-      postmasterPid: () => {
-        try {
-          return Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]) || undefined;
-        } catch {
-          return undefined;
-        }
-      },
-      close: async () => {
-        await pgCtl('-m', 'fast', 'stop').catch(() => undefined);
-        await rm(root, { recursive: true, force: true });
-      },
+      version: await serverVersion(server.url),
+      postmasterPid: () => server.postmasterPid(),
+      close: () => server.destroy(),
     };
   } catch (error) {
-    await pgCtl('-m', 'immediate', 'stop').catch(() => undefined);
-    await rm(root, { recursive: true, force: true });
+    await server.destroy();
     throw error;
   }
-}
-
-export function databaseUrl(serverUrl: string, database: string): string {
-  const url = new URL(serverUrl);
-  url.pathname = `/${database}`;
-  return url.toString();
 }
 
 /** Creates `relay_bench_<label>_<random>` (optionally a copy of `template`); returns its name and URL. */
