@@ -101,7 +101,24 @@ export function createDeliveryWorker(deps: {
     circuitBreaker.record(!(retries.length === outcomes.length && retries.every((o) => ENDPOINT_FAILURES.has(o.reason))));
     if (retries.length > 0) logger.warn({ messages: batch.length, retries: retries.length, reason: retries[0]?.reason, detail: retries[0]?.detail }, 'delivery attempt failed; retrying later');
     logger.trace({ messages: batch.length, delivered: outcomes.filter((o) => o.outcome === 'delivered').length }, 'batch sent');
-    await store.settle(options.owner, settlements, at);
+    await settleWhileLeased(settlements, at, signal);
+  };
+
+  /**
+   * Records outcomes, retrying while the lease lasts if the store is briefly unreachable (e.g. a
+   * PostgreSQL restart): otherwise a batch Adobe already accepted would be sent again once its lease
+   * ran out. Gives up (throws) only when the lease is about to end.
+   */
+  const settleWhileLeased = async (settlements: Settlement[], at: number, lease: AbortSignal) => {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        await store.settle(options.owner, settlements, at);
+        return;
+      } catch (error) {
+        if (lease.aborted) throw error;
+        await sleep(Math.min(2_000, 100 * 2 ** attempt), undefined, { signal: lease }).catch(() => undefined);
+      }
+    }
   };
 
   /**

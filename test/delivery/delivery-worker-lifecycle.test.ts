@@ -236,3 +236,31 @@ describe('delivery worker: batching a shallow queue', () => {
     expect(h.sink.sends.map((s) => s.ids.length)).toEqual([1, 10]);
   });
 });
+
+describe('delivery worker: the store failing to record an outcome', () => {
+  it('retries the settlement while the lease lasts, so an accepted batch is not sent again', async () => {
+    const id = await h.accept();
+    let failures = 2;
+    const store = h.store;
+    const flaky = {
+      ...store,
+      settle: (...args: Parameters<typeof store.settle>) => (failures-- > 0 ? Promise.reject(new Error('store briefly unreachable')) : store.settle(...args)),
+    } as typeof store;
+    h.sink.script(deliverAll);
+    const worker = createDeliveryWorker({
+      store: flaky,
+      sink: h.sink,
+      metrics: h.metrics,
+      logger: pino({ level: 'silent' }),
+      rateLimiter: createRateLimiter({ requestsPerSecond: 1_000, messagesPerSecond: 10_000 }),
+      circuitBreaker: createCircuitBreaker({ windowMs: 60_000, minRequests: 10, failureRatio: 0.7, openMs: 30_000 }),
+      options: deliveryOptions({ leaseMs: 30_000 }),
+      now: () => h.clock,
+    });
+    worker.start();
+    await h.settledWith(id, (m) => m.state === 'delivered', 'delivered once the store answers again');
+    await worker.stop(1_000);
+    expect(failures).toBeLessThan(0);
+    expect(h.sink.sends).toHaveLength(1);
+  });
+});
