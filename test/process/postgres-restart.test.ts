@@ -81,8 +81,8 @@ describe('PostgreSQL restarts under a running relay', () => {
         DELIVERY_LINGER_MS: '5',
         DELIVERY_POLL_INTERVAL_MS: '50',
         DELIVERY_REQUEST_TIMEOUT_MS: '500',
-        // A delivery whose outcome could not be recorded while the store was down is sent again
-        // once its lease runs out: short here, so that happens within the test.
+        // The worker retries recording a batch's outcome until its lease nearly ends; an outage
+        // longer than that (likely with this short lease) means the batch is sent again after it.
         DELIVERY_LEASE_MS: '2000',
         DELIVERY_RETRY_BASE_MS: '50',
         DELIVERY_RETRY_MAX_MS: '1000',
