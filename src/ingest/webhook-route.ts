@@ -43,9 +43,11 @@ export default async function webhookRoute(app: FastifyInstance, opts: { config:
   if (config.auth.disabled) authLog.warn('CAPILLARY_AUTH_DISABLED=true: webhooks are accepted without authentication');
 
   // Parse JSON ourselves so the raw text is kept for the store, with Fastify's own
-  // prototype-poisoning protection. Only JSON is accepted: other types get 415.
+  // prototype-poisoning protection. Poisoning keys are removed rather than refused: a 400 would make
+  // Capillary drop an event that is otherwise real (the raw body is kept as received).
+  // Only JSON is accepted: other types get 415.
   app.removeAllContentTypeParsers();
-  const parseJson = app.getDefaultJsonParser('error', 'error');
+  const parseJson = app.getDefaultJsonParser('remove', 'remove');
   app.addContentTypeParser(/^application\/([\w.+-]+\+)?json(\s*;.*)?$/i, { parseAs: 'string', bodyLimit: env.WEBHOOK_BODY_LIMIT_BYTES }, (request, body, done) => {
     request.rawBody = body as string;
     parseJson(request, body as string, done);
