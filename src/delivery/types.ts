@@ -14,7 +14,7 @@ export interface ClaimedMessage {
 }
 
 /** What happened to one message in one attempt. Retry reasons are metric labels: keep them stable. */
-export type RetryReason = 'http_429' | 'http_5xx' | 'network' | 'timeout' | 'auth' | 'circuit_open' | 'http_4xx';
+export type RetryReason = 'http_429' | 'http_5xx' | 'network' | 'timeout' | 'auth' | 'http_4xx';
 
 export type MessageOutcome =
   | { id: number; outcome: 'delivered' }

@@ -43,7 +43,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     deliveryRetries: new Counter({
       name: 'relay_delivery_retries_total',
-      help: 'Messages scheduled for another attempt, by reason (http_429, http_5xx, network, timeout, auth, circuit_open)',
+      help: 'Messages scheduled for another attempt, by reason (http_429, http_5xx, network, timeout, auth, http_4xx)',
       labelNames: ['reason'] as const,
       registers,
     }),
