@@ -1,6 +1,4 @@
-import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { pino } from 'pino';
 import type { Agent } from 'undici';
 import { batchUrlFromInletUrl, createAepSink, parseRetryAfter, type AepSinkDeps } from '../../src/adobe/dcs-client.js';
 import { createDispatcher } from '../../src/adobe/dispatcher.js';
@@ -8,18 +6,8 @@ import { createImsTokenProvider, type TokenProvider } from '../../src/adobe/ims-
 import type { ClaimedMessage, MessageOutcome, Sink } from '../../src/delivery/types.js';
 import { XDM_CONTENT_TYPE, type DcsMessage } from '../../src/mapping/types.js';
 import { createMetrics, type Metrics } from '../../src/ops/metrics.js';
+import { captureLogger } from '../helpers/build-app.js';
 import { startFakeDcs, startFakeIms, type FakeDcs, type FakeDcsOptions, type FakeIms } from '../helpers/fake-adobe.js';
-
-function captureLogger() {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(chunk.toString());
-      cb();
-    },
-  });
-  return { logger: pino({ level: 'trace' }, stream), lines };
-}
 
 let nextId = 1;
 /** A claimed message whose body is a serialized DCS message; `_id: null` leaves the id out. */

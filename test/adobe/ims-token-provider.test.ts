@@ -1,6 +1,4 @@
-import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { pino } from 'pino';
 import type { Agent } from 'undici';
 import { createDispatcher } from '../../src/adobe/dispatcher.js';
 import {
@@ -11,20 +9,10 @@ import {
 } from '../../src/adobe/ims-token-provider.js';
 import { expiresInUnit, MAX_TOKEN_LIFETIME_MS, tokenLifetime } from '../../src/adobe/ims-token-lifetime.js';
 import { createMetrics, type Metrics } from '../../src/ops/metrics.js';
+import { captureLogger } from '../helpers/build-app.js';
 import { startFakeIms, type FakeIms, type FakeImsOptions } from '../helpers/fake-adobe.js';
 
 const SCOPES = 'openid,AdobeID,read_organizations,additional_info.projectedProductContext,session';
-
-function captureLogger() {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(chunk.toString());
-      cb();
-    },
-  });
-  return { logger: pino({ level: 'trace' }, stream), lines };
-}
 
 let ims: FakeIms | undefined;
 let dispatcher: Agent;

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
+import pino from 'pino';
 import relayApp, { serverOptions, type AppOptions } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { createLogger } from '../../src/logger.js';
@@ -20,6 +21,12 @@ export class LogCapture extends Writable {
   get text() {
     return this.lines.join('\n');
   }
+}
+
+/** A trace-level pino logger whose lines a test can read (e.g. to prove no secret was logged). */
+export function captureLogger(): { logger: pino.Logger; lines: string[] } {
+  const capture = new LogCapture();
+  return { logger: pino({ level: 'trace' }, capture), lines: capture.lines };
 }
 
 export interface TestApp {

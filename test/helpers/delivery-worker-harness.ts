@@ -7,7 +7,7 @@ import { createCircuitBreaker, type CircuitBreaker } from '../../src/delivery/ci
 import { createDeliveryWorker, type DeliveryOptions, type DeliveryWorker } from '../../src/delivery/delivery-worker.js';
 import { createRateLimiter, type RateLimiter } from '../../src/delivery/rate-limiter.js';
 import type { ClaimedMessage, MessageOutcome, RetryReason, Sink } from '../../src/delivery/types.js';
-import type { CapillaryEvent } from '../../src/ingest/capillary-event.js';
+import { capillaryEvent } from '../store/store-contract.js';
 import { XDM_CONTENT_TYPE, type MessageKind, type OutboundMessage } from '../../src/mapping/types.js';
 import { createMetrics, type Metrics } from '../../src/ops/metrics.js';
 import { createSqliteStore } from '../../src/store/sqlite-store.js';
@@ -169,19 +169,7 @@ export function useWorkerHarness(): WorkerHarness {
     async accept(kinds = ['event'], receivedAt = h.clock) {
       seq += 1;
       const eventId = `evt-${seq}`;
-      const event: CapillaryEvent = {
-        eventId,
-        eventName: 'pointsIssued',
-        createdAt: T0,
-        receivedAt,
-        orgId: '1',
-        refId: undefined,
-        apiRequestId: undefined,
-        eventLogId: undefined,
-        loyaltyEventId: undefined,
-        envelope: 'flat',
-        data: {},
-      };
+      const event = capillaryEvent({ eventId, receivedAt });
       const result = await store!.acceptEvent({
         event,
         payload: '{}',
