@@ -9,7 +9,7 @@ import { startRelay } from '../helpers/relay-process.js';
 const dir = mkdtempSync(join(tmpdir(), 'relay-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const BASE = { CAPILLARY_AUTH_SECRETS: 'config-test-secret' };
+const BASE = { CAPILLARY_AUTH_SECRETS: 'config-test-secret-0123456789' };
 const AEP = { AEP_INLET_URL: 'https://dcs.adobedc.net/collection/abc123', AEP_EVENT_DATASET_ID: 'ds-1', AEP_EVENT_SCHEMA_ID: 'https://ns.adobe.com/tenant/schemas/ee' };
 
 /** The ConfigError loadConfig throws for `env` (fails the test when it does not throw one). */
@@ -56,11 +56,11 @@ describe('loadConfig refuses a bad configuration, naming the variable', () => {
   });
 
   it.each(['CAPILLARY_AUTH_SECRETS', 'ADOBE_CLIENT_SECRET', 'ADMIN_TOKEN'])('refuses both %s and %s_FILE', (name) => {
-    const file = secretFile(`both-${name}`, 'from-file');
+    const file = secretFile(`both-${name}`, 'from-file-0123456789');
     const error = refusal({ ...BASE, [name]: 'from-env', [`${name}_FILE`]: file });
     expect(error.message).toMatch(new RegExp(`^${name}_FILE: `));
     expect(error.message).not.toContain('from-env');
-    expect(error.message).not.toContain('from-file');
+    expect(error.message).not.toContain('from-file-0123456789');
   });
 
   it.each(['CAPILLARY_AUTH_SECRETS', 'ADOBE_CLIENT_SECRET', 'ADMIN_TOKEN'])('refuses an unreadable %s_FILE, without printing any secret', (name) => {
@@ -80,20 +80,20 @@ describe('loadConfig refuses a bad configuration, naming the variable', () => {
 describe('secrets from files (<NAME>_FILE), as Docker and Kubernetes mount them', () => {
   it('reads each secret from its file, dropping the one trailing newline editors add', () => {
     const config = loadConfig({
-      CAPILLARY_AUTH_SECRETS_FILE: secretFile('capillary', 'current-secret,previous-secret\n'),
+      CAPILLARY_AUTH_SECRETS_FILE: secretFile('capillary', 'current-secret-0123,previous-secret-0123\n'),
       ADOBE_CLIENT_SECRET_FILE: secretFile('adobe', 'p8e-client-secret\r\n'),
-      ADMIN_TOKEN_FILE: secretFile('admin', 'admin-token-from-file'),
+      ADMIN_TOKEN_FILE: secretFile('admin', 'admin-token-from-file-0123456789abcdef'),
       ADOBE_CLIENT_ID: 'client-id',
       ...AEP,
     });
-    expect(config.auth.secrets).toEqual(['current-secret', 'previous-secret']);
+    expect(config.auth.secrets).toEqual(['current-secret-0123', 'previous-secret-0123']);
     expect(config.adobe && 'clientSecret' in config.adobe ? config.adobe.clientSecret : undefined).toBe('p8e-client-secret');
-    expect(config.adminToken).toBe('admin-token-from-file');
+    expect(config.adminToken).toBe('admin-token-from-file-0123456789abcdef');
   });
 
   it('treats an empty variable as unset, so X= beside X_FILE is not a conflict', () => {
-    const config = loadConfig({ CAPILLARY_AUTH_SECRETS: '', CAPILLARY_AUTH_SECRETS_FILE: secretFile('empty-beside', 'from-file') });
-    expect(config.auth.secrets).toEqual(['from-file']);
+    const config = loadConfig({ CAPILLARY_AUTH_SECRETS: '', CAPILLARY_AUTH_SECRETS_FILE: secretFile('empty-beside', 'from-file-0123456789') });
+    expect(config.auth.secrets).toEqual(['from-file-0123456789']);
   });
 
   it('starts without secrets only when auth is explicitly disabled', () => {

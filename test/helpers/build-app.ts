@@ -9,7 +9,7 @@ import { loadConfig, type Config } from '../../src/config/config.js';
 import { createLogger } from '../../src/logger.js';
 
 export const TEST_SECRET = 'capillary-test-secret-7f3a';
-export const ADMIN_TOKEN = 'admin-test-token-91c2';
+export const ADMIN_TOKEN = 'admin-test-token-91c2-0123456789abcdef';
 
 /** Every log line the app wrote, for assertions (e.g. that no secret ever appears). */
 export class LogCapture extends Writable {

@@ -23,7 +23,10 @@ export function ensureBuilt(): void {
 export interface RelayProcess {
   child: ChildProcess;
   port: number;
+  /** The public listener: POST /webhooks/capillary, /healthz, /readyz. */
   url: string;
+  /** The operations listener: /metrics, /admin/*, /healthz, /readyz (the same as url when OPS_PORT equals PORT). */
+  opsUrl: string;
   /** Every log line the process printed (JSON). */
   logs: string[];
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -37,12 +40,12 @@ export interface RelayProcess {
 export async function startRelay(env: Record<string, string>, options: { timeoutMs?: number } = {}): Promise<RelayProcess> {
   ensureBuilt();
   const child = spawn(process.execPath, [entry], {
-    env: { PATH: process.env['PATH'] ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env['PATH'] ?? '', PORT: '0', OPS_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const port = await new Promise<number>((resolve, reject) => {
+  const ports = await new Promise<{ port: number; opsPort: number }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`relay did not start in time:\n${logs.join('\n')}`)), options.timeoutMs ?? 20_000);
     let buffer = '';
     const onData = (chunk: Buffer) => {
@@ -53,10 +56,10 @@ export async function startRelay(env: Record<string, string>, options: { timeout
         buffer = buffer.slice(nl + 1);
         logs.push(line);
         try {
-          const parsed = JSON.parse(line) as { msg?: string; port?: number };
+          const parsed = JSON.parse(line) as { msg?: string; port?: number; opsPort?: number };
           if (parsed.msg?.startsWith('relay listening') && parsed.port) {
             clearTimeout(timer);
-            resolve(parsed.port);
+            resolve({ port: parsed.port, opsPort: parsed.opsPort ?? parsed.port });
           }
         } catch {
           // not JSON (e.g. a config error line on stderr)
@@ -72,8 +75,9 @@ export async function startRelay(env: Record<string, string>, options: { timeout
   });
   return {
     child,
-    port,
-    url: `http://127.0.0.1:${port}`,
+    port: ports.port,
+    url: `http://127.0.0.1:${ports.port}`,
+    opsUrl: `http://127.0.0.1:${ports.opsPort}`,
     logs,
     exited,
     kill(signal: NodeJS.Signals = 'SIGKILL') {

@@ -104,10 +104,10 @@ describe('POST /webhooks/capillary', () => {
   });
 
   it('accepts every configured secret (rotation) on a custom header', async () => {
-    t = await buildTestApp({ CAPILLARY_AUTH_HEADER: 'X-Capillary-Token', CAPILLARY_AUTH_SECRETS: 'old-secret, new-secret' });
+    t = await buildTestApp({ CAPILLARY_AUTH_HEADER: 'X-Capillary-Token', CAPILLARY_AUTH_SECRETS: 'old-secret-0123456789, new-secret-0123456789' });
     const headers = (value: string) => ({ 'x-capillary-token': value, 'content-type': 'application/json' });
-    expect((await post(t.app, sampleWithId('points-issued', 'rot-1'), headers('old-secret'))).statusCode).toBe(202);
-    expect((await post(t.app, sampleWithId('points-issued', 'rot-2'), headers('new-secret'))).statusCode).toBe(202);
+    expect((await post(t.app, sampleWithId('points-issued', 'rot-1'), headers('old-secret-0123456789'))).statusCode).toBe(202);
+    expect((await post(t.app, sampleWithId('points-issued', 'rot-2'), headers('new-secret-0123456789'))).statusCode).toBe(202);
     expect((await post(t.app, sampleWithId('points-issued', 'rot-3'), headers('other'))).statusCode).toBe(401);
     expect((await post(t.app, sampleWithId('points-issued', 'rot-4'), { authorization: 'new-secret', 'content-type': 'application/json' })).statusCode).toBe(401);
   });

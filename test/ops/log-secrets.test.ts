@@ -159,7 +159,7 @@ describe('no secret or token in the real process output', () => {
     expect(await send('proc-ok')).toBe(202);
     await delivered('proc-ok');
     expect(await send('proc-bad', { authorization: `${TEST_SECRET}x`, 'content-type': 'application/json' })).toBe(401);
-    const admin = await request(`${relay.url}/admin/events/proc-ok`, { headers: adminHeaders });
+    const admin = await request(`${relay.opsUrl}/admin/events/proc-ok`, { headers: adminHeaders });
     await admin.body.dump();
     expect(admin.statusCode).toBe(200);
 

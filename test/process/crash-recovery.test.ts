@@ -7,7 +7,7 @@ import { startRelay, type RelayProcess } from '../helpers/relay-process.js';
 import { sampleWithId } from '../helpers/samples.js';
 import { waitFor } from '../helpers/wait-for.js';
 
-const SECRET = 'crash-test-secret';
+const SECRET = 'crash-test-secret-0123456789';
 const dir = mkdtempSync(join(tmpdir(), 'relay-crash-'));
 const env = {
   CAPILLARY_AUTH_SECRETS: SECRET,

@@ -19,7 +19,7 @@ import { waitFor } from '../helpers/wait-for.js';
 const EVENTS = 600;
 const SENDERS = 12;
 const SECRET = 'fault-injection-secret';
-const ADMIN = 'fault-injection-admin';
+const ADMIN = 'fault-injection-admin-0123456789abcdef';
 const REQUEST_TIMEOUT_MS = 500;
 
 const dir = mkdtempSync(join(tmpdir(), 'relay-faults-'));
@@ -95,7 +95,7 @@ describe('fault injection: kill -9, outages, 429s, 5xx, resets, timeouts, partia
     await start();
 
     const scrape = async (name: string, labels: Record<string, string> = {}) => {
-      const res = await request(`${relay!.url}/metrics`, { dispatcher: senderAgent });
+      const res = await request(`${relay!.opsUrl}/metrics`, { dispatcher: senderAgent });
       return scrapedValue(await res.body.text(), name, labels) ?? 0;
     };
 
@@ -250,7 +250,7 @@ describe('fault injection: kill -9, outages, 429s, 5xx, resets, timeouts, partia
       });
       const finalStates = states();
 
-      const dead = (await (await request(`${relay!.url}/admin/dead-letters`, { dispatcher: senderAgent, headers: { authorization: `Bearer ${ADMIN}` } })).body.json()) as { items: unknown[] };
+      const dead = (await (await request(`${relay!.opsUrl}/admin/dead-letters`, { dispatcher: senderAgent, headers: { authorization: `Bearer ${ADMIN}` } })).body.json()) as { items: unknown[] };
       expect(dead.items).toEqual([]);
       expect(finalStates['dead'] ?? 0).toBe(0);
 

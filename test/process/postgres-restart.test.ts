@@ -14,7 +14,7 @@ import { waitFor } from '../helpers/wait-for.js';
  * is lost. The server is this file's own: stopping the run's shared one would break other files.
  */
 const SENDERS = 6;
-const SECRET = 'pg-restart-secret';
+const SECRET = 'pg-restart-secret-0123456789';
 /** Events acknowledged before PostgreSQL is stopped, and after it is back. */
 const BEFORE = 150;
 const AFTER = 150;

@@ -18,8 +18,8 @@ const EVENTS = 600;
 const SENDERS = 8;
 /** Every REDELIVER_EVERY-th acknowledged event is posted again, to the other replica. */
 const REDELIVER_EVERY = 3;
-const SECRET = 'replicas-secret';
-const ADMIN = 'replicas-admin';
+const SECRET = 'replicas-secret-0123456789';
+const ADMIN = 'replicas-admin-token-0123456789abcdef';
 const BATCH_MAX_MESSAGES = 10;
 const CONCURRENCY = 2;
 /** The most messages one replica can have in flight: all a kill -9 can leave to a lease expiry. */
@@ -79,7 +79,7 @@ async function post(relay: RelayProcess, body: string): Promise<Posted> {
 }
 
 async function adminEvent(relay: RelayProcess, eventId: string) {
-  const res = await request(`${relay.url}/admin/events/${encodeURIComponent(eventId)}`, { dispatcher: senderAgent, headers: { authorization: `Bearer ${ADMIN}` } });
+  const res = await request(`${relay.opsUrl}/admin/events/${encodeURIComponent(eventId)}`, { dispatcher: senderAgent, headers: { authorization: `Bearer ${ADMIN}` } });
   if (res.statusCode !== 200) throw new Error(`GET /admin/events/${eventId}: HTTP ${res.statusCode} ${await res.body.text()}`);
   return (await res.body.json()) as { messages: Array<{ kind: string; state: string; deadReason: string | null }> };
 }
