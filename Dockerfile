@@ -46,7 +46,8 @@ ENV PORT=8080 \
     STORE_URL=sqlite:/data/relay.db \
     DRY_RUN_FILE=/data/dry-run.ndjson
 VOLUME ["/data"]
-EXPOSE 8080
+# 8080: webhooks (public); 9464: /metrics and /admin (operations, keep it internal).
+EXPOSE 8080 9464
 
 # The image's unprivileged `node` user (uid 1000).
 USER node

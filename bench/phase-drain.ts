@@ -130,7 +130,7 @@ export async function drainPhase(ctx: Context): Promise<DrainResult> {
   try {
     await sleep(2000);
     const rssFreshMb = sampleProcess(relay.pid)?.rssMb ?? NaN;
-    const heapFresh = await heapStats(relay.url);
+    const heapFresh = await heapStats(relay.opsUrl);
     await ctx.dcs.outage();
     const monLoad = monitor(relay.pid);
     ctx.log(`  drain: Adobe down; queueing ${n} webhooks...`);
@@ -140,8 +140,8 @@ export async function drainPhase(ctx: Context): Promise<DrainResult> {
     ctx.log(`  drain: ${load.accepted} accepted in ${load.elapsedS.toFixed(1)} s (${Math.round(load.accepted / load.elapsedS)}/s, ack p99 ${load.p99Ms.toFixed(1)} ms), RSS peak ${loadPeakRssMb.toFixed(0)} MB`);
     await sleep(3000);
     const rssBacklogMb = sampleProcess(relay.pid)?.rssMb ?? NaN;
-    const heapBacklog = await heapStats(relay.url);
-    const pendingAtRest = await queuePending(relay.url);
+    const heapBacklog = await heapStats(relay.opsUrl);
+    const pendingAtRest = await queuePending(relay.opsUrl);
     ctx.log(`  drain: at rest with ${pendingAtRest} pending: RSS ${rssBacklogMb.toFixed(0)} MB (fresh relay: ${rssFreshMb.toFixed(0)} MB)`);
 
     uncappedDir = ctx.freshDir('uncapped');
@@ -154,7 +154,7 @@ export async function drainPhase(ctx: Context): Promise<DrainResult> {
     ctx.dcs.reset();
     const restoredAt = Date.now();
     await ctx.dcs.restore();
-    const capped = await awaitDrain(ctx, 'capped (defaults)', n, restoredAt, relay.pid, 240_000, relay.url);
+    const capped = await awaitDrain(ctx, 'capped (defaults)', n, restoredAt, relay.pid, 240_000, relay.opsUrl);
     await relay.stop();
 
     ctx.dcs.reset();
@@ -163,7 +163,7 @@ export async function drainPhase(ctx: Context): Promise<DrainResult> {
     const u = await startRelay(relayEnv({ dir: uncappedDir, dcsInletUrl: ctx.dcs.inletUrl, ims: ctx.ims, extra: uncappedSettings }));
     let uncapped: DrainRun | undefined;
     try {
-      uncapped = await awaitDrain(ctx, 'caps lifted', n, started, u.pid, 240_000, u.url);
+      uncapped = await awaitDrain(ctx, 'caps lifted', n, started, u.pid, 240_000, u.opsUrl);
     } finally {
       await u.stop();
     }

@@ -52,7 +52,7 @@ export async function ingestPhase(ctx: Context): Promise<IngestResult> {
       : await startServer('bare-fastify', distScript('bench/bare-fastify.js'), { PORT: '0' });
     try {
       await load(server, p.warmupSeconds);
-      const before = isRelay ? metricSum(await scrape(server.url), 'relay_webhooks_received_total', 'outcome="accepted"') : 0;
+      const before = isRelay ? metricSum(await scrape(server.opsUrl), 'relay_webhooks_received_total', 'outcome="accepted"') : 0;
       const deliveredBefore = ctx.dcs.stats().messages;
       const mon = monitor(server.pid);
       const wrk = await load(server, p.seconds);
@@ -60,7 +60,7 @@ export async function ingestPhase(ctx: Context): Promise<IngestResult> {
       mon.stop();
       if (isRelay) {
         await sleep(300);
-        const text = await scrape(server.url);
+        const text = await scrape(server.opsUrl);
         row.accepted = metricSum(text, 'relay_webhooks_received_total', 'outcome="accepted"') - before;
         row.delivered = ctx.dcs.stats().messages - deliveredBefore;
         row.pendingAfter = metricSum(text, 'relay_queue_pending');

@@ -57,7 +57,7 @@ export async function sustainedPhase(ctx: Context): Promise<SustainedResult> {
       const sampler = (async () => {
         while (sampling) {
           await sleep(1000);
-          const pending = await queuePending(relay.url);
+          const pending = await queuePending(relay.opsUrl);
           if (sampling && pending !== undefined) pendingSamples.push(pending);
         }
       })();

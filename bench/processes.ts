@@ -9,6 +9,8 @@ export interface ServerProcess {
   pid: number;
   port: number;
   url: string;
+  /** The relay's operations listener (/metrics); the same as url for other servers. */
+  opsUrl: string;
   logs: string[];
   /** SIGTERM, then wait for the exit (SIGKILL after `graceMs`). */
   stop(graceMs?: number): Promise<void>;
@@ -32,7 +34,7 @@ export async function startServer(
   const logs: string[] = [];
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const isReady = options.ready ?? ((line) => line['ready'] === true);
-  const port = await new Promise<number>((resolve, reject) => {
+  const { port, opsPort } = await new Promise<{ port: number; opsPort: number }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`bench: ${name} did not start in time:\n${logs.slice(-20).join('\n')}`)), options.timeoutMs ?? 30_000);
     let buffer = '';
     const onData = (chunk: Buffer) => {
@@ -48,7 +50,7 @@ export async function startServer(
           const parsed = JSON.parse(line) as Record<string, unknown>;
           if (typeof parsed['port'] === 'number' && isReady(parsed)) {
             clearTimeout(timer);
-            resolve(parsed['port']);
+            resolve({ port: parsed['port'], opsPort: typeof parsed['opsPort'] === 'number' ? parsed['opsPort'] : parsed['port'] });
           }
         } catch {
           // not JSON
@@ -68,6 +70,7 @@ export async function startServer(
     pid: child.pid!,
     port,
     url: `http://127.0.0.1:${port}`,
+    opsUrl: `http://127.0.0.1:${opsPort}`,
     logs,
     async stop(graceMs = 20_000) {
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -99,6 +102,7 @@ export function setRelayEnvOverrides(values: Record<string, string>): void {
 export function relayEnv(o: RelayEnvOptions): Record<string, string> {
   return {
     PORT: '0',
+    OPS_PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
     CAPILLARY_AUTH_SECRETS: 'bench-webhook-secret',

@@ -99,6 +99,8 @@ export interface Replica {
   pid: number;
   port: number;
   url: string;
+  /** The operations listener (/metrics). */
+  opsUrl: string;
   logs: string[];
   stop(): Promise<void>;
 }
@@ -107,6 +109,7 @@ export interface Replica {
 export function relayEnv(storeUrl: string, adobe: FakeAdobe, extra: Record<string, string> = {}): Record<string, string> {
   return {
     PORT: '0',
+    OPS_PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
     CAPILLARY_AUTH_SECRETS: AUTH_SECRET,
@@ -145,13 +148,14 @@ export function startReplica(env: Record<string, string>): Promise<Replica> {
         logs.push(line);
         if (logs.length > 300) logs.shift();
         if (!line.includes('relay listening')) continue;
-        const port = (JSON.parse(line) as { port?: number }).port;
+        const { port, opsPort } = JSON.parse(line) as { port?: number; opsPort?: number | string };
         if (typeof port !== 'number') continue;
         clearTimeout(timer);
         resolve({
           pid: child.pid!,
           port,
           url: `http://127.0.0.1:${port}`,
+          opsUrl: `http://127.0.0.1:${typeof opsPort === 'number' ? opsPort : port}`,
           logs,
           async stop() {
             if (child.exitCode !== null || child.signalCode !== null) return;
@@ -174,7 +178,7 @@ export function startReplica(env: Record<string, string>): Promise<Replica> {
 
 /** Webhooks this replica accepted, from its /metrics (shows how the load was split). */
 export async function acceptedBy(replica: Replica): Promise<number> {
-  const res = await fetch(`${replica.url}/metrics`);
+  const res = await fetch(`${replica.opsUrl}/metrics`);
   const text = await res.text();
   let sum = 0;
   for (const line of text.split('\n')) {

@@ -5,7 +5,9 @@ import sinkPlugin from './adobe/sink-plugin.js';
 import type { Config } from './config/config.js';
 import deliveryPlugin from './delivery/delivery-plugin.js';
 import type { Sink } from './delivery/types.js';
+import edgePlugin from './http/edge.js';
 import { installErrorHandler } from './http/error-handler.js';
+import listenersPlugin from './http/listeners.js';
 import { SHARED_SCHEMAS } from './http/schemas.js';
 import webhookRoute from './ingest/webhook-route.js';
 import adminRoutes from './ops/admin-routes.js';
@@ -22,14 +24,20 @@ export interface AppOptions {
   sink?: Sink;
 }
 
+/**
+ * The body limit of every route but the webhook (which takes WEBHOOK_BODY_LIMIT_BYTES) and the admin
+ * replays (which take lists of ids): nothing else on either listener has a reason to read more.
+ */
+export const DEFAULT_BODY_LIMIT_BYTES = 16_384;
+
 /** Fastify's own server settings for the relay (body limits, slow-client timeouts, proxies). */
 export function serverOptions(config: Config, logger: Logger) {
   const env = config.env;
   return {
     // Typed as Fastify's base logger so the app is a plain FastifyInstance everywhere.
     loggerInstance: logger as FastifyBaseLogger,
-    bodyLimit: env.WEBHOOK_BODY_LIMIT_BYTES,
-    trustProxy: env.TRUST_PROXY,
+    bodyLimit: DEFAULT_BODY_LIMIT_BYTES,
+    trustProxy: config.trustProxy,
     // Slow clients (slowloris) cannot hold connections: headers and whole requests are bounded.
     requestTimeout: env.HTTP_REQUEST_TIMEOUT_MS,
     connectionTimeout: env.HTTP_REQUEST_TIMEOUT_MS,
@@ -59,8 +67,11 @@ async function relayApp(app: FastifyInstance, opts: AppOptions) {
   });
 
   installErrorHandler(app);
+  await app.register(listenersPlugin, { config: opts.config });
+  await app.register(edgePlugin, { config: opts.config });
   app.addHook('onResponse', async (request, reply) => {
-    const line = { method: request.method, url: request.url.split('?')[0], statusCode: reply.statusCode, responseTimeMs: Math.round(reply.elapsedTime * 10) / 10 };
+    // ip: the client address TRUST_PROXY vouches for, the one the allow-list and rate limit used.
+    const line = { method: request.method, url: request.url.split('?')[0]?.slice(0, 200), ip: request.ip, statusCode: reply.statusCode, responseTimeMs: Math.round(reply.elapsedTime * 10) / 10 };
     if (reply.statusCode >= 400) request.log.info(line, 'request refused');
     else request.log.debug(line, 'request completed');
   });
@@ -72,7 +83,7 @@ async function relayApp(app: FastifyInstance, opts: AppOptions) {
   await app.register(deliveryPlugin, { config: opts.config, ...(opts.now ? { now: opts.now } : {}) });
 
   await app.register(webhookRoute, { config: opts.config, isShuttingDown, ...(opts.now ? { now: opts.now } : {}) });
-  await app.register(healthRoutes, { isShuttingDown });
+  await app.register(healthRoutes, { isShuttingDown, ...(opts.now ? { now: opts.now } : {}) });
   await app.register(adminRoutes, { config: opts.config, ...(opts.now ? { now: opts.now } : {}) });
 }
 

@@ -1,6 +1,7 @@
+import type { Server } from 'node:http';
 import Fastify from 'fastify';
 import relayApp, { serverOptions } from './app.js';
-import { loadConfig, type Config } from './config/config.js';
+import { loadConfig, type Config, type Listener } from './config/config.js';
 import { ConfigError } from './errors.js';
 import { createLogger } from './logger.js';
 
@@ -49,8 +50,10 @@ async function main() {
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
 
+  let opsPort: number | undefined;
   try {
     await app.listen({ port: config.port, host: config.host });
+    if (app.opsServer && config.ops) opsPort = await listenOps(app.opsServer, config.ops);
   } catch (err) {
     logger.fatal({ err }, 'could not start');
     await app.close().catch(() => undefined);
@@ -61,6 +64,8 @@ async function main() {
   logger.info(
     {
       port: typeof address === 'object' && address ? address.port : config.port,
+      // Without a port of its own, the operations endpoints share the public one.
+      opsPort: opsPort ?? 'public port',
       mode: dryRun ? 'dry-run' : 'aep',
       store: config.store.url.startsWith('sqlite:') ? 'sqlite' : 'postgres',
       ...(dryRun ? { dryRunFile: config.dryRunFile } : {}),
@@ -69,6 +74,17 @@ async function main() {
       ? 'relay listening in DRY-RUN mode: AEP_INLET_URL is unset, messages are written to DRY_RUN_FILE, nothing is sent to Adobe'
       : 'relay listening: delivering to AEP',
   );
+}
+
+function listenOps(server: Server, listener: Listener): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listener.port, listener.host, () => {
+      server.off('error', reject);
+      const address = server.address();
+      resolve(typeof address === 'object' && address ? address.port : listener.port);
+    });
+  });
 }
 
 void main();

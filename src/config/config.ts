@@ -3,7 +3,8 @@ import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { ConfigError } from '../errors.js';
 import type { MappingOptions } from '../mapping/types.js';
-import { EnvSchema, SECRET_VARIABLES, type Env } from './env-schema.js';
+import { EnvSchema, EXAMPLE_WEBHOOK_SECRET, MIN_ADMIN_TOKEN_LENGTH, MIN_WEBHOOK_SECRET_LENGTH, SECRET_VARIABLES, type Env } from './env-schema.js';
+import { parseTrustProxy, type TrustProxy } from './trust-proxy.js';
 
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
@@ -16,10 +17,19 @@ export interface AdobeConfig {
   inletUrl: string;
 }
 
+export interface Listener {
+  port: number;
+  host: string;
+}
+
 export interface Config {
   env: Env;
   port: number;
   host: string;
+  /** The operations listener (/metrics, /admin/*); undefined when OPS_PORT equals PORT (one listener serves all). */
+  ops: Listener | undefined;
+  /** Which proxies' X-Forwarded-For to believe (Fastify's trustProxy). */
+  trustProxy: TrustProxy;
   auth: { header: string; secrets: string[]; disabled: boolean };
   /** undefined: dry-run (no AEP inlet configured). */
   adobe: AdobeConfig | { inletUrl: string; clientId?: undefined } | undefined;
@@ -87,6 +97,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   if (secrets.length === 0 && !e.CAPILLARY_AUTH_DISABLED) {
     throw new ConfigError('CAPILLARY_AUTH_SECRETS', 'at least one accepted webhook secret (or CAPILLARY_AUTH_DISABLED=true, for development only)');
   }
+  checkSecretStrength(secrets, e.ADMIN_TOKEN);
   if (e.DELIVERY_LEASE_MS <= e.DELIVERY_REQUEST_TIMEOUT_MS) {
     throw new ConfigError('DELIVERY_LEASE_MS', `more than DELIVERY_REQUEST_TIMEOUT_MS (${e.DELIVERY_REQUEST_TIMEOUT_MS}), so a lease never expires under a live request`);
   }
@@ -113,10 +124,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   };
   if (mapping.profile && !e.AEP_PROFILE_SCHEMA_ID) throw new ConfigError('AEP_PROFILE_SCHEMA_ID', 'the Profile schema $id, since AEP_PROFILE_DATASET_ID is set');
 
+  // Port 0 asks for any free port, so two zeros are two listeners (tests run both that way).
+  const oneListener = e.OPS_PORT === e.PORT && e.PORT !== 0;
   return {
     env: e,
     port: e.PORT,
     host: e.HOST,
+    ops: oneListener ? undefined : { port: e.OPS_PORT, host: e.OPS_HOST ?? e.HOST },
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
     auth: { header: e.CAPILLARY_AUTH_HEADER.toLowerCase(), secrets, disabled: e.CAPILLARY_AUTH_DISABLED },
     adobe,
     mapping,
@@ -130,6 +145,24 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     dryRunFile: e.DRY_RUN_FILE,
     adminToken: e.ADMIN_TOKEN,
   };
+}
+
+/**
+ * A secret an attacker can guess is no secret: the public port faces the internet. The message names
+ * the variable and the rule, never the value.
+ */
+function checkSecretStrength(webhookSecrets: string[], adminToken: string | undefined): void {
+  for (const secret of webhookSecrets) {
+    if (secret === EXAMPLE_WEBHOOK_SECRET) {
+      throw new ConfigError('CAPILLARY_AUTH_SECRETS', "a secret of your own, not .env.example's placeholder");
+    }
+    if (secret.length < MIN_WEBHOOK_SECRET_LENGTH) {
+      throw new ConfigError('CAPILLARY_AUTH_SECRETS', `secrets of at least ${MIN_WEBHOOK_SECRET_LENGTH} characters (one is shorter)`);
+    }
+  }
+  if (adminToken !== undefined && adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
+    throw new ConfigError('ADMIN_TOKEN', `at least ${MIN_ADMIN_TOKEN_LENGTH} characters (e.g. openssl rand -hex 24)`);
+  }
 }
 
 function adobeConfig(e: Env): Config['adobe'] {

@@ -12,10 +12,18 @@ const text = (description: string) => Type.Optional(Type.String({ minLength: 1, 
 
 export const SECRET_VARIABLES = ['CAPILLARY_AUTH_SECRETS', 'ADOBE_CLIENT_SECRET', 'ADMIN_TOKEN'] as const;
 
+/** The webhook secret `.env.example` ships: refused at start, so a copied example never goes live. */
+export const EXAMPLE_WEBHOOK_SECRET = 'change-me-to-the-value-capillary-sends';
+/** Shortest accepted webhook secret and admin token (guessable values are refused at start). */
+export const MIN_WEBHOOK_SECRET_LENGTH = 16;
+export const MIN_ADMIN_TOKEN_LENGTH = 32;
+
 export const EnvSchema = Type.Object({
   // Listening
-  PORT: int(8080, 0, 65535, 'TCP port to listen on'),
-  HOST: Type.String({ default: '0.0.0.0', minLength: 1, description: 'interface to listen on' }),
+  PORT: int(8080, 0, 65535, 'public port: POST /webhooks/capillary, /healthz and /readyz only'),
+  HOST: Type.String({ default: '0.0.0.0', minLength: 1, description: 'interface of the public port' }),
+  OPS_PORT: int(9464, 0, 65535, 'operations port: /metrics, /admin/*, /healthz, /readyz; equal to PORT serves everything on one listener'),
+  OPS_HOST: text('interface of the operations port (default: HOST)'),
 
   // Capillary authentication
   CAPILLARY_AUTH_HEADER: Type.String({ default: 'authorization', pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$', description: 'the header Capillary is configured to send' }),
@@ -25,7 +33,7 @@ export const EnvSchema = Type.Object({
   WEBHOOK_ALLOWED_CIDRS: text('comma-separated CIDR ranges allowed to call the webhook route (unset: any)'),
   RATE_LIMIT_MAX: int(20_000, 1, 10_000_000, 'webhook calls allowed per source address per window (429 above it)'),
   RATE_LIMIT_WINDOW_MS: int(1000, 100, 3_600_000, 'rate limit window in milliseconds'),
-  TRUST_PROXY: bool(false, 'trust X-Forwarded-For from a load balancer for the client address'),
+  TRUST_PROXY: Type.String({ default: 'false', minLength: 1, description: 'whose X-Forwarded-For to believe: false, a hop count, or comma-separated proxy addresses and CIDRs (true is refused)' }),
 
   // Adobe IMS (OAuth server-to-server)
   ADOBE_IMS_URL: Type.String({ default: 'https://ims-na1.adobelogin.com/ims/token/v3', format: 'uri', description: 'IMS token endpoint' }),

@@ -15,7 +15,7 @@ const FASTIFY_CODES: Record<string, { status: number; error: string; message: st
   FST_ERR_CTP_INVALID_TYPE: { status: 415, error: 'unsupported_media_type', message: 'The Content-Type header is not valid' },
 };
 
-const notFound = (request: FastifyRequest, reply: FastifyReply) => sendError(reply, 404, 'not_found', `No route for ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}`);
+export const notFound = (request: FastifyRequest, reply: FastifyReply) => sendError(reply, 404, 'not_found', `No route for ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}`);
 
 export function sendError(reply: FastifyReply, status: number, error: string, message: string): FastifyReply {
   if (status === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
@@ -29,7 +29,9 @@ export function sendError(reply: FastifyReply, status: number, error: string, me
  */
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    // Fastify parses a body before it finds no route for it: the path is what is wrong, not the body.
+    // The rate limit answers every path, known or not (src/http/edge.ts).
+    if (err.statusCode === 429) return reply.code(429).send({ error: 'rate_limited', message: err.message });
+    // Whatever else goes wrong on an unknown path, the path is what is wrong.
     if (request.is404) return notFound(request, reply);
     const known = err.code ? FASTIFY_CODES[err.code] : undefined;
     if (known) return sendError(reply, known.status, known.error, known.message);
@@ -37,7 +39,6 @@ export function installErrorHandler(app: FastifyInstance): void {
     if (err.validation) {
       return sendError(reply, 400, 'invalid_request', `The request is not valid: ${err.message}`.slice(0, 500));
     }
-    if (err.statusCode === 429) return reply.code(429).send({ error: 'rate_limited', message: err.message });
     if (err instanceof RelayError && err.statusCode < 500) return sendError(reply, err.statusCode, err.code.toLowerCase(), err.message);
     if (err instanceof RelayError) {
       request.log.warn({ err, code: err.code }, 'request failed: relay unavailable');
@@ -49,6 +50,4 @@ export function installErrorHandler(app: FastifyInstance): void {
     request.log.error({ err }, 'unexpected error');
     return sendError(reply, 503, 'internal_error', 'The relay could not handle the request; retry later');
   });
-
-  app.setNotFoundHandler(notFound);
 }

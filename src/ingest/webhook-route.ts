@@ -1,4 +1,3 @@
-import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/config.js';
 import { sendError } from '../http/error-handler.js';
@@ -53,18 +52,6 @@ export default async function webhookRoute(app: FastifyInstance, opts: { config:
     parseJson(request, body as string, done);
   });
 
-  await app.register(rateLimit, {
-    global: false,
-    max: env.RATE_LIMIT_MAX,
-    timeWindow: env.RATE_LIMIT_WINDOW_MS,
-    // Answer 429 with Retry-After: Capillary retries a 429 for at least 7 days.
-    errorResponseBuilder: (_request, context) => ({
-      statusCode: 429,
-      error: 'rate_limited',
-      message: `Too many requests; retry after ${Math.ceil(context.ttl / 1000)} s`,
-    }),
-  });
-
   const count = (eventName: string | undefined, outcome: Outcome) =>
     app.metrics.webhooksReceived.inc({ event_name: eventName !== undefined && KNOWN_EVENT_NAMES.has(eventName) ? eventName : 'other', outcome });
 
@@ -89,7 +76,8 @@ export default async function webhookRoute(app: FastifyInstance, opts: { config:
     '/webhooks/capillary',
     {
       bodyLimit: env.WEBHOOK_BODY_LIMIT_BYTES,
-      config: { rateLimit: { max: env.RATE_LIMIT_MAX, timeWindow: env.RATE_LIMIT_WINDOW_MS } },
+      // Rate limit and unknown paths are answered earlier, at the edge (src/http/edge.ts).
+      config: { listener: 'public' },
       schema: {
         response: { 202: WebhookAccepted, '4xx': ErrorBody, '5xx': ErrorBody },
       },

@@ -13,6 +13,9 @@ import {
 import { createHeaderAuthenticator } from '../ingest/authenticate.js';
 import { replayEvents } from './replay-events.js';
 
+/** Room for a replay list of 10,000 ids; every other route keeps the small default. */
+const ADMIN_BODY_LIMIT_BYTES = 1_048_576;
+
 /**
  * The operator API, behind `Authorization: Bearer <ADMIN_TOKEN>`. Not registered at all when
  * ADMIN_TOKEN is unset (every /admin path answers 404).
@@ -59,7 +62,7 @@ export default async function adminRoutes(app: FastifyInstance, opts: { config: 
 
   app.post<{ Body: DeadLetterReplayRequest }>(
     '/admin/dead-letters/replay',
-    { schema: { body: DeadLetterReplayRequest, response: { 200: ReplayCount, ...errors } } },
+    { bodyLimit: ADMIN_BODY_LIMIT_BYTES, schema: { body: DeadLetterReplayRequest, response: { 200: ReplayCount, ...errors } } },
     async (request) => {
       const ids = 'all' in request.body ? 'all' : request.body.ids;
       const requeued = await app.store.replayDeadLetters(ids, now());
@@ -70,7 +73,7 @@ export default async function adminRoutes(app: FastifyInstance, opts: { config: 
 
   app.post<{ Body: EventReplayRequest }>(
     '/admin/events/replay',
-    { schema: { body: EventReplayRequest, response: { 200: EventReplayResult, ...errors } } },
+    { bodyLimit: ADMIN_BODY_LIMIT_BYTES, schema: { body: EventReplayRequest, response: { 200: EventReplayResult, ...errors } } },
     async (request, reply) => {
       const { state, eventIds, limit = 1000, after } = request.body;
       if (!state && !eventIds) return sendError(reply, 400, 'invalid_request', 'Give "state" (e.g. "unmapped") or "eventIds"');

@@ -48,6 +48,12 @@ describe('loadConfig refuses a bad configuration, naming the variable', () => {
     ['a profile dataset without its schema', { ...BASE, AEP_PROFILE_DATASET_ID: 'ds-p' }, 'AEP_PROFILE_SCHEMA_ID'],
     ['an unknown LOG_LEVEL', { ...BASE, LOG_LEVEL: 'verbose' }, 'LOG_LEVEL'],
     ['a STORE_URL of an unknown kind', { ...BASE, STORE_URL: 'mysql://db/relay' }, 'STORE_URL'],
+    ['TRUST_PROXY=true (believes any forged X-Forwarded-For)', { ...BASE, TRUST_PROXY: 'true' }, 'TRUST_PROXY'],
+    ['a TRUST_PROXY entry that is no address', { ...BASE, TRUST_PROXY: '10.0.0.1,proxy.internal' }, 'TRUST_PROXY'],
+    ['a TRUST_PROXY CIDR with too long a prefix', { ...BASE, TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY'],
+    [".env.example's placeholder webhook secret", { CAPILLARY_AUTH_SECRETS: 'change-me-to-the-value-capillary-sends' }, 'CAPILLARY_AUTH_SECRETS'],
+    ['a webhook secret under 16 characters', { CAPILLARY_AUTH_SECRETS: 'long-enough-secret-1,short-secret' }, 'CAPILLARY_AUTH_SECRETS'],
+    ['an ADMIN_TOKEN under 32 characters', { ...BASE, ADMIN_TOKEN: 'a'.repeat(31) }, 'ADMIN_TOKEN'],
   ])('%s', (_why, env, variable) => {
     const error = refusal(env);
     expect(error.message.startsWith(`${variable}: expected `), error.message).toBe(true);
@@ -74,6 +80,33 @@ describe('loadConfig refuses a bad configuration, naming the variable', () => {
   it('refuses a _FILE the process cannot read', () => {
     const folder = dirname(secretFile('beside-a-folder', 'x'));
     expect(refusal({ ...BASE, ADMIN_TOKEN_FILE: folder }).message).toMatch(/^ADMIN_TOKEN_FILE: /);
+  });
+});
+
+describe('TRUST_PROXY', () => {
+  it('says why true is refused, and never echoes a secret', () => {
+    expect(refusal({ ...BASE, TRUST_PROXY: 'true' }).message).toMatch(/forge/);
+    expect(refusal({ CAPILLARY_AUTH_SECRETS: 'short-secret' }).message).not.toContain('short-secret');
+  });
+
+  it('takes false, a hop count, or proxy addresses and CIDRs', () => {
+    expect(loadConfig({ ...BASE }).trustProxy).toBe(false);
+    expect(loadConfig({ ...BASE, TRUST_PROXY: '0' }).trustProxy).toBe(false);
+    expect(loadConfig({ ...BASE, TRUST_PROXY: '10.0.0.0/8, 192.168.1.7,::1,loopback' }).trustProxy).toEqual(['10.0.0.0/8', '192.168.1.7', '::1', 'loopback']);
+    const hops = loadConfig({ ...BASE, TRUST_PROXY: '2' }).trustProxy;
+    expect(typeof hops).toBe('function');
+    if (typeof hops !== 'function') return;
+    expect([0, 1, 2].map((hop) => hops('203.0.113.9', hop))).toEqual([true, true, false]);
+  });
+});
+
+describe('listeners', () => {
+  it('splits operations onto OPS_PORT (9464, on HOST) by default, and serves all on one port when it equals PORT', () => {
+    expect(loadConfig({ ...BASE, HOST: '10.1.1.1' }).ops).toEqual({ port: 9464, host: '10.1.1.1' });
+    expect(loadConfig({ ...BASE, OPS_HOST: '127.0.0.1' }).ops).toEqual({ port: 9464, host: '127.0.0.1' });
+    expect(loadConfig({ ...BASE, PORT: '9000', OPS_PORT: '9000' }).ops).toBeUndefined();
+    // Port 0 asks for any free port: two zeros are two listeners.
+    expect(loadConfig({ ...BASE, PORT: '0', OPS_PORT: '0' }).ops).toEqual({ port: 0, host: '0.0.0.0' });
   });
 });
 

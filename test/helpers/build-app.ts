@@ -49,6 +49,10 @@ export async function buildTestApp(env: Record<string, string> = {}, seams: Omit
     STORE_URL: `sqlite:${join(dir, 'relay.db')}`,
     DRY_RUN_FILE: join(dir, 'dry-run.ndjson'),
     LOG_LEVEL: 'debug',
+    // One listener: app.inject reaches every route. Split listeners are tested with real sockets
+    // (test/security/listeners.test.ts).
+    OPS_PORT: '8080',
+    PORT: '8080',
     DELIVERY_LINGER_MS: '0',
     SHUTDOWN_GRACE_MS: '2000',
     ...env,

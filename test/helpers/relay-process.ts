@@ -56,10 +56,10 @@ export async function startRelay(env: Record<string, string>, options: { timeout
         buffer = buffer.slice(nl + 1);
         logs.push(line);
         try {
-          const parsed = JSON.parse(line) as { msg?: string; port?: number; opsPort?: number };
+          const parsed = JSON.parse(line) as { msg?: string; port?: number; opsPort?: number | string };
           if (parsed.msg?.startsWith('relay listening') && parsed.port) {
             clearTimeout(timer);
-            resolve({ port: parsed.port, opsPort: parsed.opsPort ?? parsed.port });
+            resolve({ port: parsed.port, opsPort: typeof parsed.opsPort === 'number' ? parsed.opsPort : parsed.port });
           }
         } catch {
           // not JSON (e.g. a config error line on stderr)

@@ -21,7 +21,8 @@ interface Operation {
 }
 interface OpenApi {
   openapi: string;
-  paths: Record<string, Record<string, Operation>>;
+  servers: { url: string }[];
+  paths: Record<string, Record<string, Operation> & { servers?: { url: string }[] }>;
   components: {
     schemas: Record<string, unknown>;
     responses: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }>;
@@ -91,7 +92,7 @@ function appOperations(): Map<string, RouteOptions> {
 function specOperations(): Map<string, Operation> {
   const ops = new Map<string, Operation>();
   for (const [path, item] of Object.entries(spec.paths)) {
-    for (const [method, op] of Object.entries(item)) if (HTTP_METHODS.has(method)) ops.set(key(method, path), op);
+    for (const [method, op] of Object.entries(item)) if (HTTP_METHODS.has(method)) ops.set(key(method, path), op as Operation);
   }
   return ops;
 }
@@ -99,6 +100,16 @@ function specOperations(): Map<string, Operation> {
 describe('openapi.yaml agrees with the routes', () => {
   it('is OpenAPI 3.1', () => {
     expect(spec.openapi).toMatch(/^3\.1\.\d+$/);
+  });
+
+  it("names, for each path, the listener its route is served on (public, operations, or both)", () => {
+    const [publicServer, opsServer] = spec.servers.map((server) => server.url);
+    for (const route of appOperations().values()) {
+      const listener = (route.config as { listener?: string } | undefined)?.listener ?? 'ops';
+      const documented = spec.paths[toOpenApiPath(route.url)]?.servers?.map((server) => server.url) ?? [publicServer, opsServer];
+      const expected = listener === 'public' ? [publicServer] : listener === 'ops' ? [opsServer] : [publicServer, opsServer];
+      expect(documented, `${route.url} (${listener})`).toEqual(expected);
+    }
   });
 
   it('documents exactly the method and path pairs the app registers', () => {
