@@ -56,12 +56,14 @@ function clampLifetime(
 export function expiresInUnit(imsUrl: string, value: number): 'seconds' | 'milliseconds' {
   let path = '';
   try {
-    path = new URL(imsUrl).pathname.replace(/\/+$/, '');
+    path = new URL(imsUrl).pathname;
   } catch {
     /* fall through to magnitude */
   }
-  if (/\/ims\/token\/v[2-9]\d*$/.test(path)) return 'seconds';
-  if (/\/ims\/token(\/v1)?$/.test(path)) return 'milliseconds';
+  // Trailing slashes are allowed in the patterns rather than stripped with `/\/+$/`, which retries
+  // from every slash of a long run: quadratic (test/security/regex-linear.test.ts).
+  if (/\/ims\/token\/v[2-9]\d*\/*$/.test(path)) return 'seconds';
+  if (/\/ims\/token(\/v1)?\/*$/.test(path)) return 'milliseconds';
   return value >= 1_000_000 ? 'milliseconds' : 'seconds';
 }
 

@@ -23,3 +23,25 @@ export interface CapillaryEvent {
   /** The event's `data` object (empty object when absent). */
   data: Record<string, unknown>;
 }
+
+/**
+ * Length caps on wire text, checked before any parsing, so that no value, however long, costs more
+ * than a glance at its length (issue 10, item 5).
+ *
+ * An id longer than 1024 characters is not an id: Capillary's are UUIDs or numbers, and no one could
+ * look such an identity up in AEP. The envelope's eventId schema uses the same bound.
+ */
+export const MAX_ID_LENGTH = 1024;
+
+/**
+ * A number as Capillary writes it is at most a Java long (19 digits and a sign), a BigDecimal amount
+ * (`12345678.123456`) or a double's toString (`-1.2345678901234567E-308`, 24 characters): 64 leaves
+ * room for padding and trailing zeros. Longer text is not a number; it costs nothing to refuse.
+ */
+export const MAX_NUMBER_TEXT_LENGTH = 64;
+
+/**
+ * The longest date-time form the mapper reads is `2021-04-27T10:37:21.123456789 +05:30`
+ * (36 characters); 64 leaves room for surrounding blanks.
+ */
+export const MAX_DATE_TEXT_LENGTH = 64;

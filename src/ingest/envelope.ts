@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
-import type { CapillaryEvent, EnvelopeShape } from './capillary-event.js';
+import { MAX_ID_LENGTH, MAX_NUMBER_TEXT_LENGTH, type CapillaryEvent, type EnvelopeShape } from './capillary-event.js';
 
 /**
  * The three envelope shapes Capillary is documented to send (shared Capillary notes):
@@ -10,7 +10,7 @@ import type { CapillaryEvent, EnvelopeShape } from './capillary-event.js';
  * The schemas only demand what makes a body an event at all: an event id. Everything else is read
  * leniently, because a 400 makes Capillary drop the event for good.
  */
-const EventId = Type.Union([Type.String({ minLength: 1, maxLength: 1024, pattern: '\\S' }), Type.Number()]);
+const EventId = Type.Union([Type.String({ minLength: 1, maxLength: MAX_ID_LENGTH, pattern: '\\S' }), Type.Number()]);
 
 export const FlatEnvelopeSchema = Type.Object({ eventId: EventId }, { additionalProperties: true });
 export const WrappedEnvelopeSchema = Type.Object({ body: FlatEnvelopeSchema }, { additionalProperties: true });
@@ -32,11 +32,12 @@ export type NormalizeResult = { ok: true; event: CapillaryEvent } | { ok: false;
 /**
  * Integers written as floats (`1720440349027.0`, `50952.0`) become plain integer strings. NUL
  * characters (`\u0000` in the JSON) are dropped: PostgreSQL cannot store them in text, and an id
- * the store refuses would be answered 503 forever.
+ * the store refuses would be answered 503 forever. Text longer than MAX_ID_LENGTH is no id.
  */
 export function idToString(value: unknown): string | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? (Number.isInteger(value) ? BigInt(value).toString() : String(value)) : undefined;
   if (typeof value === 'string') {
+    if (value.length > MAX_ID_LENGTH) return undefined;
     const trimmed = value.replaceAll('\u0000', '').trim();
     if (trimmed === '') return undefined;
     return /^-?\d+\.0+$/.test(trimmed) ? trimmed.replace(/\.0+$/, '') : trimmed;
@@ -45,7 +46,8 @@ export function idToString(value: unknown): string | undefined {
 }
 
 function epochMillis(value: unknown): number | undefined {
-  const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  const readable = typeof value === 'string' && value.length <= MAX_NUMBER_TEXT_LENGTH && value.trim() !== '';
+  const n = typeof value === 'number' ? value : readable ? Number(value) : NaN;
   if (!Number.isFinite(n) || n <= 0) return undefined;
   // Accept only what renders as a valid date (up to year 275760).
   return n <= 8.64e15 ? Math.trunc(n) : undefined;

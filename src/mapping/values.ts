@@ -4,6 +4,8 @@
  * or a blank string (`" "`). Every helper here returns a clean value or `undefined`; none throws.
  */
 
+import { MAX_DATE_TEXT_LENGTH, MAX_ID_LENGTH, MAX_NUMBER_TEXT_LENGTH } from '../ingest/capillary-event.js';
+
 export type JsonRecord = Record<string, unknown>;
 
 /** A plain object (not an array, not null), else undefined. */
@@ -27,13 +29,18 @@ export function at(value: unknown, ...path: string[]): unknown {
   return current;
 }
 
-const NUMERIC = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+// Every pattern here runs in linear time (test/security/regex-linear.test.ts checks each with recheck).
+// NUMERIC once read `\d+\.?\d*`: with the dot optional, the two digit runs could split a run of n
+// digits n ways, and a failing match ("1234…9x") tried every split, each rescanning the rest: n²/2
+// steps, 1 s for 40,000 digits. Here the fraction's digits can only follow a dot.
+const NUMERIC = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 const INTEGER_WITH_ZERO_FRACTION = /^([+-]?\d+)\.0*$/;
 
 /** A finite number from a number or a numeric string (`"120"`, `" 50952.0 "`), else undefined. */
 export function asNumber(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
   if (typeof value === 'string') {
+    if (value.length > MAX_NUMBER_TEXT_LENGTH) return undefined;
     const text = value.trim();
     if (!NUMERIC.test(text)) return undefined;
     const parsed = Number(text);
@@ -75,9 +82,11 @@ export function asText(value: unknown): string | undefined {
 /**
  * An identifier as text. Like {@link asText}, and a numeric string written as a float
  * (`"387979001.0"`, `"3.87979001E8"`) becomes the plain integer (`"387979001"`). Other strings,
- * leading zeros included, are kept as written (a bill number `"007"` stays `"007"`).
+ * leading zeros included, are kept as written (a bill number `"007"` stays `"007"`). Text longer
+ * than MAX_ID_LENGTH is no id: undefined.
  */
 export function asId(value: unknown): string | undefined {
+  if (typeof value === 'string' && value.length > MAX_ID_LENGTH) return undefined;
   const text = asText(value);
   if (text === undefined || typeof value !== 'string') return text;
   const zeroFraction = INTEGER_WITH_ZERO_FRACTION.exec(text);
@@ -124,7 +133,7 @@ const DATE_TIME = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?
 export function asDateTime(value: unknown): string | undefined {
   const ms = asNumber(value);
   if (ms !== undefined) return epochMsToIso(ms);
-  if (typeof value !== 'string') return undefined;
+  if (typeof value !== 'string' || value.length > MAX_DATE_TEXT_LENGTH) return undefined;
   const text = value.trim();
   const dateOnly = DATE_ONLY.exec(text);
   if (dateOnly !== null) return isoIfSameDate(`${text}T00:00:00.000Z`, text);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MAX_ID_LENGTH, MAX_NUMBER_TEXT_LENGTH } from '../../src/ingest/capillary-event.js';
 import { idToString, normalizeEnvelope } from '../../src/ingest/envelope.js';
 
 describe('normalizeEnvelope', () => {
@@ -7,6 +8,18 @@ describe('normalizeEnvelope', () => {
     expect(idToString('50952.0')).toBe('50952');
     expect(idToString(12.5)).toBe('12.5');
     expect(idToString('  ')).toBeUndefined();
+  });
+
+  it('caps text before reading it: ids at MAX_ID_LENGTH, createdAt at MAX_NUMBER_TEXT_LENGTH', () => {
+    const orgAtCap = '7'.repeat(MAX_ID_LENGTH);
+    const createdAtCap = `1619199042493.${'0'.repeat(MAX_NUMBER_TEXT_LENGTH - 14)}`;
+    expect(createdAtCap).toHaveLength(MAX_NUMBER_TEXT_LENGTH);
+    expect(normalizeEnvelope({ eventId: 'c1', orgId: orgAtCap, createdAt: createdAtCap }, 5)).toMatchObject({
+      ok: true,
+      event: { orgId: orgAtCap, createdAt: 1619199042493 },
+    });
+    const over = normalizeEnvelope({ eventId: 'c2', orgId: `${orgAtCap}7`, createdAt: `${createdAtCap}0` }, 5);
+    expect(over).toMatchObject({ ok: true, event: { orgId: undefined, createdAt: undefined } });
   });
 
   it('drops NUL characters from ids and names, which PostgreSQL cannot store', () => {

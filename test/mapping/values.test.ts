@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { xdmEventId } from '../../src/mapping/experience-event.js';
+import { MAX_DATE_TEXT_LENGTH, MAX_ID_LENGTH, MAX_NUMBER_TEXT_LENGTH } from '../../src/ingest/capillary-event.js';
 import { asCurrencyCode, asDateTime, asId, asNumber, asText, at, compact, numberToText } from '../../src/mapping/values.js';
 import { buildEvent } from '../helpers/capillary-fixtures.js';
 import { validateExperienceEvent } from '../helpers/xdm-validator.js';
@@ -103,6 +104,26 @@ describe('value helpers', () => {
   it('compact() removes null, blank, non-finite and the empty containers left behind', () => {
     expect(compact({ a: null, b: ' ', c: Number.NaN, d: { e: [], f: {} }, g: [null, ' ', 0, false], h: 'x' })).toEqual({ g: [0, false], h: 'x' });
     expect(compact({ a: { b: undefined } })).toBeUndefined();
+  });
+});
+
+describe('length caps before parsing (issue 10, item 5)', () => {
+  it('reads a number up to MAX_NUMBER_TEXT_LENGTH characters, and no longer one', () => {
+    const atCap = `1${'0'.repeat(MAX_NUMBER_TEXT_LENGTH - 3)}.0`;
+    expect(atCap).toHaveLength(MAX_NUMBER_TEXT_LENGTH);
+    expect(asNumber(atCap)).toBe(Number(atCap));
+    expect(asNumber(`${atCap}0`)).toBeUndefined();
+  });
+
+  it('reads a date-time up to MAX_DATE_TEXT_LENGTH characters, and no longer one', () => {
+    const padded = (length: number) => '2021-04-27T10:37:21Z'.padStart(length, ' ');
+    expect(asDateTime(padded(MAX_DATE_TEXT_LENGTH))).toBe('2021-04-27T10:37:21.000Z');
+    expect(asDateTime(padded(MAX_DATE_TEXT_LENGTH + 1))).toBeUndefined();
+  });
+
+  it('keeps an id up to MAX_ID_LENGTH characters, and drops a longer one', () => {
+    expect(asId('A'.repeat(MAX_ID_LENGTH))).toBe('A'.repeat(MAX_ID_LENGTH));
+    expect(asId('A'.repeat(MAX_ID_LENGTH + 1))).toBeUndefined();
   });
 });
 
