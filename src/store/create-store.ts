@@ -4,7 +4,7 @@ import { createSqliteStore } from './sqlite-store.js';
 import type { Store } from './types.js';
 
 /** `sqlite:<path>` (default, one process) or `postgres://...` (several replicas share it). */
-export async function createStore(options: { url: string; synchronous: 'full' | 'normal'; checkpointIntervalMs?: number; logger: Logger }): Promise<Store> {
+export async function createStore(options: { url: string; synchronous: 'full' | 'normal'; checkpointIntervalMs?: number; queryTimeoutMs?: number; logger: Logger }): Promise<Store> {
   if (options.url.startsWith('sqlite:')) {
     const path = options.url.slice('sqlite:'.length);
     if (path === '') throw new ConfigError('STORE_URL', 'sqlite:<path to the database file>');
@@ -16,5 +16,9 @@ export async function createStore(options: { url: string; synchronous: 'full' | 
     });
   }
   const { createPostgresStore } = await import('./postgres-store.js');
-  return createPostgresStore({ connectionString: options.url, logger: options.logger });
+  return createPostgresStore({
+    connectionString: options.url,
+    logger: options.logger,
+    ...(options.queryTimeoutMs !== undefined ? { queryTimeoutMs: options.queryTimeoutMs } : {}),
+  });
 }

@@ -23,6 +23,12 @@ export interface PostgresStoreOptions {
    * pooler such as PgBouncer); when off, replicas find each other's work by polling.
    */
   notify?: boolean;
+  /**
+   * Bound on each query, webhook commits included (default 5,000 ms): the server cancels it then
+   * (statement_timeout), and the client gives up 1 s later if the server cannot be reached at all
+   * (a network blackhole: TCP keepalive cannot tell, the connection looks alive).
+   */
+  queryTimeoutMs?: number;
 }
 
 /**
@@ -50,6 +56,7 @@ const PRUNE_LOCK_KEY = '7262117002';
 export async function createPostgresStore(options: PostgresStoreOptions): Promise<Store> {
   const { connectionString, logger } = options;
   const notify = options.notify ?? true;
+  const queryTimeoutMs = options.queryTimeoutMs ?? 5_000;
   // Tags this replica's NOTIFYs so its own listener ignores them (local listeners are told directly).
   const instanceId = randomUUID();
 
@@ -63,8 +70,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     idleTimeoutMillis: 30_000,
     keepAlive: true,
     // Bounds on a hung server or a lost network: the caller gets StoreUnavailableError, not a hang.
-    statement_timeout: 15_000,
-    query_timeout: 20_000,
+    statement_timeout: queryTimeoutMs,
+    query_timeout: queryTimeoutMs + 1_000,
     // A replica that stalls mid-transaction must not hold row locks (watermarks, leases) for long.
     idle_in_transaction_session_timeout: 60_000,
   });
@@ -372,7 +379,7 @@ function isConnectionError(error: unknown): boolean {
 function withTimeout<T>(ms: number, work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer from PostgreSQL within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(Object.assign(new Error(`no answer from PostgreSQL within ${ms} ms`), { code: 'NO_ANSWER' })), ms);
   });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

@@ -8,7 +8,14 @@ import { Worker } from 'node:worker_threads';
  * stalling every webhook in flight (the benchmark's profile: stalls of up to 336 ms). A PASSIVE
  * checkpoint takes no write lock, so the main connection keeps committing meanwhile. The main
  * connection keeps a large auto-checkpoint as a safety net should this thread ever stop.
+ *
+ * The WAL is also kept small: a WAL past `walLimitBytes` is checkpointed with TRUNCATE. On a full
+ * disk a big WAL is a trap: its pages cannot be copied into the database file without as much new
+ * space, and every failed checkpoint eats part of what an operator frees (issue 11).
  */
+/** The WAL's bound: past it the next checkpoint truncates it (see README "Disk space"). */
+export const WAL_LIMIT_BYTES = 4 * 1024 * 1024;
+
 export interface Checkpointer {
   /** Checkpoints completed so far (for tests and logs). */
   readonly runs: number;
@@ -19,27 +26,47 @@ export interface Checkpointer {
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.modulePath);
+const { statSync } = require('node:fs');
 const db = new Database(workerData.path);
 db.pragma('busy_timeout = 1000');
-const timer = setInterval(() => {
+db.pragma('journal_size_limit = ' + workerData.walLimitBytes);
+const walBytes = () => {
   try {
-    db.pragma('wal_checkpoint(PASSIVE)');
+    return statSync(workerData.path + '-wal').size;
+  } catch {
+    return 0;
+  }
+};
+const checkpoint = (mode) => {
+  try {
+    db.pragma('wal_checkpoint(' + mode + ')');
     parentPort.postMessage('checkpointed');
   } catch (error) {
     parentPort.postMessage('failed: ' + (error && error.message));
   }
-}, workerData.intervalMs);
+};
+const timer = setInterval(() => checkpoint('PASSIVE'), workerData.intervalMs);
+// A WAL past its bound is cut back to zero at once (TRUNCATE waits briefly for the write lock):
+// the space a full disk must give back before the store recovers stays near that bound.
+const guard = setInterval(() => {
+  if (walBytes() > workerData.walLimitBytes) checkpoint('TRUNCATE');
+}, Math.min(100, workerData.intervalMs));
 parentPort.on('message', (message) => {
   if (message !== 'stop') return;
   clearInterval(timer);
+  clearInterval(guard);
   db.close();
   parentPort.close();
 });
 `;
 
-export function startCheckpointer(path: string, intervalMs: number, onFailure: (detail: string) => void): Checkpointer {
+export function startCheckpointer(
+  path: string,
+  options: { intervalMs: number; walLimitBytes: number },
+  onFailure: (detail: string) => void,
+): Checkpointer {
   const modulePath = createRequire(import.meta.url).resolve('better-sqlite3');
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, intervalMs, modulePath } });
+  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, ...options, modulePath } });
   let runs = 0;
   worker.on('message', (message: string) => {
     if (message === 'checkpointed') runs += 1;

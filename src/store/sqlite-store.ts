@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { EventEmitter } from 'node:events';
 import Database from 'better-sqlite3';
@@ -7,9 +7,15 @@ import { StoreUnavailableError } from '../errors.js';
 import type { MappingResult, MessageKind } from '../mapping/types.js';
 import { SQLITE_MIGRATIONS } from './sqlite-schema.js';
 import { createCommitQueue, type PendingAccept } from './commit-queue.js';
-import { startCheckpointer } from './sqlite-checkpointer.js';
+import { startCheckpointer, WAL_LIMIT_BYTES } from './sqlite-checkpointer.js';
 import type { AcceptResult, Settlement, Store } from './types.js';
 import { toDeadLetterView, toEventView, toStoredEvent, type EventRow, type MessageRow } from './views.js';
+
+/**
+ * Free space the store wants on its filesystem to report ready: room for the WAL to grow to its
+ * bound and be checkpointed into the database file (README "Disk space").
+ */
+export const MIN_FREE_BYTES = 2 * 1024 * 1024;
 
 export interface SqliteStoreOptions {
   /** File path, or ':memory:' for throwaway unit tests. */
@@ -35,12 +41,16 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = OFF');
+  // A WAL rewound after a checkpoint is cut back to this size rather than kept at its peak.
+  db.pragma(`journal_size_limit = ${WAL_LIMIT_BYTES}`);
   migrate(db);
+  // Outside the migrations: scratch space for the readiness probe, never read.
+  db.exec('CREATE TABLE IF NOT EXISTS write_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL)');
   // Checkpoints run on their own thread (sqlite-checkpointer.ts); SQLite's own stays as a safety net.
   const checkpointer =
     options.path === ':memory:' || options.checkpointIntervalMs === 0
       ? undefined
-      : startCheckpointer(options.path, options.checkpointIntervalMs ?? 1000, (detail) => {
+      : startCheckpointer(options.path, { intervalMs: options.checkpointIntervalMs ?? 1000, walLimitBytes: WAL_LIMIT_BYTES }, (detail) => {
           options.onCheckpointFailure?.(detail);
         });
   if (checkpointer) db.pragma('wal_autocheckpoint = 10000');
@@ -48,6 +58,18 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   const work = new EventEmitter();
   const sql = prepareStatements(db);
   let closed = false;
+  /** Why the last write failed (SQLITE_FULL, SQLITE_IOERR...), until a write succeeds again. */
+  let writeFailure: string | undefined;
+  const noteWrite = <T>(fn: () => T): T => {
+    try {
+      const result = fn();
+      writeFailure = undefined;
+      return result;
+    } catch (error) {
+      writeFailure = (error as { code?: string }).code ?? 'write failed';
+      throw error;
+    }
+  };
 
   const insertMessages = (eventId: string, mapping: MappingResult, now: number): number => {
     let skipped = 0;
@@ -88,7 +110,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   const commits = createCommitQueue((group) => {
     let results: AcceptResult[];
     try {
-      results = commitGroup(group);
+      results = noteWrite(() => commitGroup(group));
     } catch (error) {
       for (const pending of group) pending.reject(new StoreUnavailableError(error));
       return;
@@ -246,9 +268,24 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
 
     checkWritable() {
       return guard(() => {
-        // BEGIN IMMEDIATE takes the write lock: proves the file is writable without changing it.
-        db.prepare('BEGIN IMMEDIATE').run();
-        db.prepare('ROLLBACK').run();
+        // A disk that is as good as full fails readiness before commits start failing, and keeps
+        // failing it until the store has room to work again (a tiny probe commit fits long before).
+        if (options.path !== ':memory:') {
+          const fs = statfsSync(dirname(options.path));
+          const free = fs.bavail * fs.bsize;
+          if (free < MIN_FREE_BYTES) {
+            throw Object.assign(new Error(`${free} bytes free next to the database; at least ${MIN_FREE_BYTES} needed`), { code: 'SQLITE_FULL' });
+          }
+        }
+        if (writeFailure === undefined) {
+          // BEGIN IMMEDIATE takes the write lock: proves the file is writable without changing it.
+          db.prepare('BEGIN IMMEDIATE').run();
+          db.prepare('ROLLBACK').run();
+          return;
+        }
+        // The last commit failed (a full disk, an I/O error): only a real commit can tell when
+        // it would succeed again. One small row: it needs a page of WAL, not the space a batch does.
+        noteWrite(() => sql.probe.run(Date.now()));
       });
     },
 
@@ -348,6 +385,7 @@ function prepareStatements(db: Database.Database) {
     pendingStats: db.prepare(
       `SELECT count(*) AS n, min(accepted_at) AS oldest FROM messages WHERE state IN ('pending', 'in_flight')`,
     ),
+    probe: db.prepare('INSERT INTO write_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at'),
     deadCount: db.prepare(`SELECT count(*) AS n FROM messages WHERE state = 'dead'`),
     pruneMessages: db.prepare(
       `DELETE FROM messages WHERE state IN ('delivered', 'skipped') AND accepted_at < ?

@@ -19,7 +19,13 @@ export type FakeDcsFault =
   /** 207 where every Nth message (counted across requests) gets `status` (default 503) and is not ingested. */
   | { kind: 'partial'; everyNth: number; status?: number }
   /** 207 with only the first `keep` entries of `responses[]` (the rest are ingested but unanswered). */
-  | { kind: 'drop-entries'; keep: number };
+  | { kind: 'drop-entries'; keep: number }
+  /**
+   * The batch is ingested, then its answer is mangled: 'invalid-json' (a 207 whose body does not
+   * parse), 'truncated' (Content-Length promises the whole 207, the socket closes halfway), 'html'
+   * (a 200 with an HTML error page, as a proxy in front of the inlet might send).
+   */
+  | { kind: 'garbled'; form: 'invalid-json' | 'truncated' | 'html' };
 
 /** Why a message is invalid (becomes the entry's `message`), or null when it is fine. */
 export type MessageValidator = (message: unknown) => string | null;
@@ -244,10 +250,30 @@ export async function startFakeDcs(options: FakeDcsOptions = {}): Promise<FakeDc
         return { xactionId: accept(msg, inletId) };
       });
       const kept = f?.kind === 'drop-entries' ? responses.slice(0, f.keep) : responses;
+      if (f?.kind === 'garbled') return replyGarbled(f.form, { inletId, batchId: randomUUID(), receivedTimeMs: Date.now(), responses: kept });
       return reply(207, { inletId, batchId: randomUUID(), receivedTimeMs: Date.now(), responses: kept });
     };
 
-    if (!f || f.kind === 'partial' || f.kind === 'drop-entries') return answer();
+    const replyGarbled = (form: 'invalid-json' | 'truncated' | 'html', body: unknown) => {
+      const json = JSON.stringify(body);
+      if (form === 'html') {
+        const page = '<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>';
+        res.writeHead(200, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(page) });
+        res.end(page);
+        return done(200);
+      }
+      if (form === 'invalid-json') {
+        const text = json.replace('"responses"', 'responses');
+        res.writeHead(207, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+        res.end(text);
+        return done(207);
+      }
+      res.writeHead(207, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
+      res.write(json.slice(0, Math.floor(json.length / 2)), () => res.socket?.destroy());
+      return done('reset');
+    };
+
+    if (!f || f.kind === 'partial' || f.kind === 'drop-entries' || f.kind === 'garbled') return answer();
     switch (f.kind) {
       case 'status': {
         const headers: Record<string, string> = f.retryAfter === undefined ? {} : { 'retry-after': f.retryAfter };

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startCheckpointer } from '../../src/store/sqlite-checkpointer.js';
+import { startCheckpointer, WAL_LIMIT_BYTES } from '../../src/store/sqlite-checkpointer.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'relay-checkpoint-'));
@@ -17,7 +17,7 @@ describe('WAL checkpoints on their own thread', () => {
     db.pragma('wal_autocheckpoint = 0'); // only the thread checkpoints here
     db.exec('CREATE TABLE t (v TEXT)');
     const failures: string[] = [];
-    const checkpointer = startCheckpointer(path, 20, (detail) => failures.push(detail));
+    const checkpointer = startCheckpointer(path, { intervalMs: 20, walLimitBytes: WAL_LIMIT_BYTES }, (detail) => failures.push(detail));
     const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
     db.transaction(() => {
       for (let i = 0; i < 2000; i += 1) insert.run('x'.repeat(200));
