@@ -13,6 +13,7 @@ import healthRoutes from './ops/health-routes.js';
 import metricsPlugin from './ops/metrics-plugin.js';
 import storePlugin from './store/store-plugin.js';
 import type { Store } from './store/types.js';
+import type { Tracing } from './tracing/tracing.js';
 
 export interface AppOptions {
   config: Config;
@@ -20,6 +21,8 @@ export interface AppOptions {
   now?: () => number;
   store?: Store;
   sink?: Sink;
+  /** Started by server.ts when OTEL_* variables configure it (src/tracing/); its owner shuts it down. */
+  tracing?: Tracing;
 }
 
 /** Fastify's own server settings for the relay (body limits, slow-client timeouts, proxies). */
@@ -58,6 +61,7 @@ async function relayApp(app: FastifyInstance, opts: AppOptions) {
     shuttingDown = true;
   });
 
+  if (opts.tracing) await app.register(opts.tracing.fastifyPlugin);
   installErrorHandler(app);
   app.addHook('onResponse', async (request, reply) => {
     const line = { method: request.method, url: request.url.split('?')[0], statusCode: reply.statusCode, responseTimeMs: Math.round(reply.elapsedTime * 10) / 10 };
