@@ -15,6 +15,7 @@ import healthRoutes from './ops/health-routes.js';
 import metricsPlugin from './ops/metrics-plugin.js';
 import storePlugin from './store/store-plugin.js';
 import type { Store } from './store/types.js';
+import type { Tracing } from './tracing/tracing.js';
 
 export interface AppOptions {
   config: Config;
@@ -22,6 +23,8 @@ export interface AppOptions {
   now?: () => number;
   store?: Store;
   sink?: Sink;
+  /** Started by server.ts when OTEL_* variables configure it (src/tracing/); its owner shuts it down. */
+  tracing?: Tracing;
 }
 
 /**
@@ -66,6 +69,7 @@ async function relayApp(app: FastifyInstance, opts: AppOptions) {
     shuttingDown = true;
   });
 
+  if (opts.tracing) await app.register(opts.tracing.fastifyPlugin);
   installErrorHandler(app);
   await app.register(listenersPlugin, { config: opts.config });
   await app.register(edgePlugin, { config: opts.config });

@@ -1,4 +1,5 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
+import { activeTraceFields } from './tracing/spans.js';
 
 /**
  * Paths pino blanks out wherever they appear in a log object. Secrets should never reach a log call
@@ -23,7 +24,8 @@ export const REDACTED_PATHS = [
   '*.password',
 ];
 
-export function createLogger(options: { level: string; authHeader?: string }, destination?: DestinationStream): Logger {
+/** `traceIds`: lines written inside a span carry its trace_id and span_id (only when tracing is on). */
+export function createLogger(options: { level: string; authHeader?: string; traceIds?: boolean }, destination?: DestinationStream): Logger {
   const paths = [...REDACTED_PATHS];
   if (options.authHeader && options.authHeader !== 'authorization') paths.push(`req.headers[${JSON.stringify(options.authHeader)}]`);
   return pino(
@@ -32,6 +34,7 @@ export function createLogger(options: { level: string; authHeader?: string }, de
       base: { service: 'capillary-aep-relay' },
       redact: { paths, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
+      ...(options.traceIds ? { mixin: activeTraceFields } : {}),
     },
     destination,
   );

@@ -4,6 +4,7 @@ import relayApp, { serverOptions } from './app.js';
 import { loadConfig, type Config, type Listener } from './config/config.js';
 import { ConfigError } from './errors.js';
 import { createLogger } from './logger.js';
+import { startTracing, type Tracing } from './tracing/tracing.js';
 
 /**
  * The process: read config, create the logger, listen, and close with grace on SIGTERM/SIGINT.
@@ -11,8 +12,10 @@ import { createLogger } from './logger.js';
  */
 async function main() {
   let config: Config;
+  let tracing: Tracing | undefined;
   try {
     config = loadConfig(process.env);
+    tracing = await startTracing(process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`capillary-aep-relay: configuration error: ${error.message}\n`);
@@ -21,9 +24,11 @@ async function main() {
     throw error;
   }
 
-  const logger = createLogger({ level: config.env.LOG_LEVEL, authHeader: config.auth.header });
+  const logger = createLogger({ level: config.env.LOG_LEVEL, authHeader: config.auth.header, traceIds: tracing !== undefined });
   const app = Fastify(serverOptions(config, logger));
-  await app.register(relayApp, { config });
+  // Added before the app, so it runs after the app's own onClose: the last deliveries' spans are exported.
+  if (tracing) app.addHook('onClose', tracing.shutdown);
+  await app.register(relayApp, { config, ...(tracing ? { tracing } : {}) });
 
   let closing: Promise<void> | undefined;
   const shutdown = (signal: string) => {

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { ConfigError } from '../errors.js';
 import type { ClaimedMessage, MessageOutcome, RetryReason, Sink } from '../delivery/types.js';
 import type { Metrics } from '../ops/metrics.js';
+import { recordAdobeAnswer, urlAttributes, withClientSpan } from '../tracing/spans.js';
 import { entryOutcome, errorCode, errorMessage, isRecord, parseJson, problemDetail } from './dcs-response.js';
 import type { TokenProvider } from './ims-token-provider.js';
 
@@ -89,7 +90,17 @@ export function createAepSink(deps: AepSinkDeps): Sink {
     return '{"messages":[' + items.map((i) => i.message.body).join(',') + ']}';
   }
 
-  async function post(body: string, ctx: SendContext): Promise<Attempt> {
+  /** One POST to the inlet, as a CLIENT span (inlet, batch size, Adobe's status and xactionIds). */
+  function post(body: string, ctx: SendContext, messages: number): Promise<Attempt> {
+    const attributes = { ...urlAttributes('POST', batchUrl), 'aep.inlet_id': inletId ?? '', 'capillary.batch.size': messages };
+    return withClientSpan('POST dcs batch', attributes, async (span) => {
+      const attempt = await postOnce(body, ctx);
+      recordAdobeAnswer(span, attempt.kind === 'response' ? { status: attempt.status, text: attempt.text } : { failure: attempt.reason });
+      return attempt;
+    });
+  }
+
+  async function postOnce(body: string, ctx: SendContext): Promise<Attempt> {
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
     if (ctx.token !== undefined) headers.authorization = `Bearer ${ctx.token}`;
     if (deps.flowId) headers['x-adobe-flow-id'] = deps.flowId;
@@ -153,7 +164,7 @@ export function createAepSink(deps: AepSinkDeps): Sink {
     const body = bodyOf(items);
     if (items.length > 1 && Buffer.byteLength(body) > maxBytes) return split(items, ctx);
 
-    const attempt = await post(body, ctx);
+    const attempt = await post(body, ctx, items.length);
     if (attempt.kind === 'failure') return retryAll(ctx, items, attempt.reason, attempt.detail);
     const { status, headers, text } = attempt;
     const json = parseJson(text);

@@ -2,6 +2,7 @@ import { request, type Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import { RelayError } from '../errors.js';
 import type { Metrics } from '../ops/metrics.js';
+import { recordHttpStatus, urlAttributes, withClientSpan } from '../tracing/spans.js';
 import { tokenLifetime } from './ims-token-lifetime.js';
 
 /**
@@ -142,7 +143,7 @@ export function createImsTokenProvider(deps: ImsTokenProviderDeps): TokenProvide
     const abort = new AbortController();
     inFlightAbort = abort;
     clearTimer();
-    const p = requestToken(abort.signal).then(
+    const p = withClientSpan('POST ims token', urlAttributes('POST', deps.imsUrl), () => requestToken(abort.signal)).then(
       (token) => {
         current = token;
         consecutiveFailures = 0;
@@ -205,6 +206,7 @@ export function createImsTokenProvider(deps: ImsTokenProviderDeps): TokenProvide
         body: form,
         signal: combined,
       });
+      recordHttpStatus(res.statusCode);
       text = await res.body.text();
     } catch (err) {
       imsTokenRequests.inc({ outcome: 'network_error' });

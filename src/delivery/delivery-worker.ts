@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { Metrics } from '../ops/metrics.js';
 import type { Settlement, Store } from '../store/types.js';
+import { recordSettlements, withBatchSpan } from '../tracing/delivery-spans.js';
 import { retryDelayMs } from './backoff.js';
 import { packBatches } from './batcher.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
@@ -84,13 +86,16 @@ export function createDeliveryWorker(deps: {
     await store.settle(options.owner, messages.map((m) => ({ id: m.id, outcome: 'release', nextAttemptAt: at })), at);
   };
 
-  const sendBatch = async (batch: ClaimedMessage[], signal: AbortSignal) => {
+  const sendBatch = (batch: ClaimedMessage[], signal: AbortSignal) => withBatchSpan(batch, (span) => sendTracedBatch(batch, signal, span));
+
+  const sendTracedBatch = async (batch: ClaimedMessage[], signal: AbortSignal, span: Span) => {
     const outcomes = await sink.send(batch, signal);
     const byId = new Map(outcomes.map((o) => [o.id, o]));
     const at = now();
     const settlements = batch.map((message) =>
       toSettlement(message, byId.get(message.id) ?? { id: message.id, outcome: 'retry', reason: 'network', detail: 'no outcome from sink' }, at),
     );
+    recordSettlements(span, batch, settlements);
     const retries = outcomes.filter((o): o is Extract<MessageOutcome, { outcome: 'retry' }> => o.outcome === 'retry');
     const throttled = retries.filter((o) => o.reason === 'http_429');
     if (throttled.length > 0) {

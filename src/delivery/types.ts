@@ -11,6 +11,8 @@ export interface ClaimedMessage {
   attempts: number;
   /** Epoch ms when the event was accepted (for latency and retry expiry). */
   acceptedAt: number;
+  /** The event's intake span (W3C traceparent) when it was traced: the delivery span links to it. */
+  traceParent?: string;
 }
 
 /** What happened to one message in one attempt. Retry reasons are metric labels: keep them stable. */

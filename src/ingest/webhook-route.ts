@@ -5,6 +5,7 @@ import { ErrorBody, WebhookAccepted } from '../http/schemas.js';
 import { KNOWN_EVENT_NAMES } from '../mapping/event-families.js';
 import { mapEvent } from '../mapping/map-event.js';
 import type { MappingResult } from '../mapping/types.js';
+import { traceIntake } from '../tracing/spans.js';
 import { createHeaderAuthenticator } from './authenticate.js';
 import { normalizeEnvelope } from './envelope.js';
 import { createSourceAllowList } from './source-allow-list.js';
@@ -98,7 +99,8 @@ export default async function webhookRoute(app: FastifyInstance, opts: { config:
       request.webhook = { eventName: event.eventName };
 
       const mapping = safeMap(request, event);
-      const result = await app.store.acceptEvent({ event, payload: request.rawBody ?? JSON.stringify(request.body), mapping });
+      const trace = traceIntake(request, event);
+      const result = await app.store.acceptEvent({ event, payload: request.rawBody ?? JSON.stringify(request.body), mapping, ...trace });
       request.webhook.outcome = result.outcome;
       count(event.eventName, result.outcome);
       if (result.outcome === 'accepted') {

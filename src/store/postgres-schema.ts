@@ -47,6 +47,8 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      profile_key       TEXT COLLATE "C" PRIMARY KEY,
      newest_created_at BIGINT NOT NULL
    );`,
+  // 2: the intake span's W3C traceparent, so a delivery (however much later) links to it (issue 15).
+  `ALTER TABLE events ADD COLUMN trace_parent TEXT;`,
 ];
 
 /**

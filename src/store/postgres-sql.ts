@@ -13,14 +13,15 @@ export interface ClaimRow {
   body: string;
   attempts: number;
   accepted_at: string;
+  trace_parent: string | null;
 }
 
 const SUPERSEDED = `(m.profile_key IS NOT NULL AND EXISTS (SELECT 1 FROM profile_watermarks w
   WHERE w.profile_key = m.profile_key AND w.newest_created_at > m.source_created_at))`;
 
 export const SQL = {
-  insertEvent: `INSERT INTO events (event_id, event_name, envelope, created_at, received_at, mapping_status, payload)
-                VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING`,
+  insertEvent: `INSERT INTO events (event_id, event_name, envelope, created_at, received_at, mapping_status, payload, trace_parent)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (event_id) DO NOTHING`,
   insertMessages: `INSERT INTO messages (event_id, kind, body, state, next_attempt_at, accepted_at, dead_reason, profile_key, source_created_at)`,
   upsertWatermark: `INSERT INTO profile_watermarks AS w (profile_key, newest_created_at) VALUES ($1, $2)
                     ON CONFLICT (profile_key) DO UPDATE SET newest_created_at = GREATEST(w.newest_created_at, EXCLUDED.newest_created_at)
@@ -30,7 +31,8 @@ export const SQL = {
             SELECT id FROM messages WHERE state IN ('pending', 'in_flight') AND next_attempt_at <= $3
             ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
           UPDATE messages m SET state = 'in_flight', next_attempt_at = $1, lease_owner = $2 FROM due WHERE m.id = due.id
-          RETURNING m.id, m.event_id, m.kind, m.body, m.attempts, m.accepted_at`,
+          RETURNING m.id, m.event_id, m.kind, m.body, m.attempts, m.accepted_at,
+                    (SELECT trace_parent FROM events e WHERE e.event_id = m.event_id) AS trace_parent`,
   settleDelivered: `UPDATE messages SET state = 'delivered', attempts = attempts + 1, settled_at = $1, lease_owner = NULL, last_error = NULL
                     WHERE id = ANY($2::bigint[]) AND lease_owner = $3 AND state = 'in_flight'`,
   // A profile record retried after a newer one for the same member was queued would overwrite newer

@@ -137,10 +137,10 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
 
   const acceptAll = async (client: PoolClient, inputs: NewEvent[]): Promise<AcceptResult[]> => {
     const results: AcceptResult[] = [];
-    for (const { event, mapping, payload } of inputs) {
+    for (const { event, mapping, payload, traceParent } of inputs) {
       // ON CONFLICT waits for a replica's uncommitted insert of the same id, then answers duplicate.
       const inserted = await client.query(SQL.insertEvent, [
-        event.eventId, event.eventName, event.envelope, event.createdAt ?? null, event.receivedAt, mapping.status, payload,
+        event.eventId, event.eventName, event.envelope, event.createdAt ?? null, event.receivedAt, mapping.status, payload, traceParent ?? null,
       ]);
       if (inserted.rowCount === 0) results.push({ outcome: 'duplicate' });
       else results.push({ outcome: 'accepted', skippedProfiles: await insertMessages(client, event.eventId, mapping, event.receivedAt) });
@@ -201,6 +201,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
               body: row.body,
               attempts: row.attempts,
               acceptedAt: Number(row.accepted_at),
+              ...(row.trace_parent ? { traceParent: row.trace_parent } : {}),
             }),
           )
           .sort((a, b) => a.id - b.id);

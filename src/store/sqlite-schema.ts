@@ -39,4 +39,6 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      profile_key       TEXT PRIMARY KEY,
      newest_created_at INTEGER NOT NULL
    );`,
+  // 2: the intake span's W3C traceparent, so a delivery (however much later) links to it (issue 15).
+  `ALTER TABLE events ADD COLUMN trace_parent TEXT;`,
 ];

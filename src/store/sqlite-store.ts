@@ -100,7 +100,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     group.map(({ input }) => {
       const { event } = input;
       const inserted = sql.insertEvent.run(
-        event.eventId, event.eventName, event.envelope, event.createdAt ?? null, event.receivedAt, input.mapping.status, input.payload,
+        event.eventId, event.eventName, event.envelope, event.createdAt ?? null, event.receivedAt, input.mapping.status, input.payload, input.traceParent ?? null,
       );
       if (inserted.changes === 0) return { outcome: 'duplicate' };
       return { outcome: 'accepted', skippedProfiles: insertMessages(event.eventId, input.mapping, event.receivedAt) };
@@ -191,6 +191,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
               body: row.body,
               attempts: row.attempts,
               acceptedAt: row.accepted_at,
+              ...(row.trace_parent ? { traceParent: row.trace_parent } : {}),
             }),
           )
           .sort((a, b) => a.id - b.id),
@@ -312,6 +313,7 @@ interface ClaimRow {
   body: string;
   attempts: number;
   accepted_at: number;
+  trace_parent: string | null;
 }
 
 function migrate(db: Database.Database): void {
@@ -330,8 +332,8 @@ const SUPERSEDED = `(profile_key IS NOT NULL AND EXISTS (SELECT 1 FROM profile_w
 function prepareStatements(db: Database.Database) {
   return {
     insertEvent: db.prepare(
-      `INSERT INTO events (event_id, event_name, envelope, created_at, received_at, mapping_status, payload)
-       VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
+      `INSERT INTO events (event_id, event_name, envelope, created_at, received_at, mapping_status, payload, trace_parent)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
     ),
     insertMessage: db.prepare(
       `INSERT INTO messages (event_id, kind, body, state, next_attempt_at, accepted_at, dead_reason, profile_key, source_created_at)
@@ -346,7 +348,8 @@ function prepareStatements(db: Database.Database) {
       `UPDATE messages SET state = 'in_flight', next_attempt_at = ?, lease_owner = ?
        WHERE id IN (SELECT id FROM messages WHERE state IN ('pending', 'in_flight') AND next_attempt_at <= ?
                     ORDER BY next_attempt_at, id LIMIT ?)
-       RETURNING id, event_id, kind, body, attempts, accepted_at`,
+       RETURNING id, event_id, kind, body, attempts, accepted_at,
+                 (SELECT trace_parent FROM events e WHERE e.event_id = messages.event_id) AS trace_parent`,
     ),
     settleDelivered: db.prepare(
       `UPDATE messages SET state = 'delivered', attempts = attempts + 1, settled_at = ?, lease_owner = NULL, last_error = NULL

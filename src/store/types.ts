@@ -22,6 +22,8 @@ export interface NewEvent {
   /** The body exactly as received (kept for replay after a mapping change). */
   payload: string;
   mapping: MappingResult;
+  /** The intake span as a W3C traceparent, when tracing is on (src/tracing/). */
+  traceParent?: string;
 }
 
 export type AcceptResult = { outcome: 'accepted'; skippedProfiles: number } | { outcome: 'duplicate' };

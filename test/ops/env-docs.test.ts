@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EnvSchema, SECRET_VARIABLES } from '../../src/config/env-schema.js';
+import { OTEL_VARIABLES } from '../../src/tracing/tracing-env.js';
 
 /**
  * Every setting is documented where operators look: `.env.example` (copied to `.env` for compose)
@@ -33,7 +34,7 @@ describe('configuration documentation', () => {
   });
 
   it('.env.example lists nothing the relay does not read', () => {
-    const known = new Set([...variables, ...fileVariants]);
+    const known = new Set([...variables, ...fileVariants, ...OTEL_VARIABLES]);
     expect([...envExampleAssignments().keys()].filter((name) => !known.has(name))).toEqual([]);
   });
 
@@ -45,6 +46,15 @@ describe('configuration documentation', () => {
       if (value !== String(fallback)) differing.push(`${name}=${value} (default ${String(fallback)})`);
     }
     expect(differing).toEqual([]);
+  });
+
+  // The OpenTelemetry SDK reads OTEL_* itself (src/tracing/tracing-env.ts says why they are not in
+  // the schema); the ones the relay honours are documented all the same, commented out (tracing is off).
+  it('.env.example and the README list the OTEL_* variables the relay honours, commented out', () => {
+    const listed = envExampleAssignments();
+    expect(OTEL_VARIABLES.filter((name) => listed.get(name)?.commented !== true)).toEqual([]);
+    const readme = read('README.md');
+    expect(OTEL_VARIABLES.filter((name) => !mentions(readme, name))).toEqual([]);
   });
 
   it('the README names every variable of the schema', () => {

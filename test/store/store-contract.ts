@@ -96,6 +96,24 @@ export function describeStoreContract(name: string, harness: StoreHarness): void
       expect(view?.messages[0]).toMatchObject({ state: 'delivered', attempts: 1, deliveredAt: T0 + 1002 });
     });
 
+    it("keeps the intake span's traceparent with the event and hands it to every claim of its messages", async () => {
+      const traced = capillaryEvent();
+      const untraced = capillaryEvent();
+      const traceParent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+      await store.acceptEvent({ event: traced, payload: '{}', mapping: mapped(outbound(`${traced.eventId}-a`), outbound(`${traced.eventId}-b`)), traceParent });
+      await accept(untraced);
+      const claimed = await store.claimDue({ owner: 'w1', now: T0, leaseMs: 1, limit: 10 });
+      expect(claimed.map((m) => [m.eventId, m.traceParent])).toEqual([
+        [traced.eventId, traceParent],
+        [traced.eventId, traceParent],
+        [untraced.eventId, undefined],
+      ]);
+      // A retry, however much later, still carries it.
+      await store.settle('w1', claimed.map((m) => ({ id: m.id, outcome: 'retry', nextAttemptAt: T0 + 10, error: 'http_5xx: 503' })), T0 + 1);
+      const again = await store.claimDue({ owner: 'w2', now: T0 + 10, leaseMs: 1, limit: 10 });
+      expect(again.filter((m) => m.eventId === traced.eventId).map((m) => m.traceParent)).toEqual([traceParent, traceParent]);
+    });
+
     it('claims oldest first, up to the limit, and never the same message twice', async () => {
       const events = Array.from({ length: 5 }, () => capillaryEvent());
       for (const e of events) await accept(e);

@@ -1,0 +1,26 @@
+import type { FastifyPluginCallback } from 'fastify';
+import type { Logger } from 'pino';
+import { tracingSettings } from './tracing-env.js';
+
+/** A started tracing SDK: the Fastify plugin that opens the server spans, and its lifecycle. */
+export interface Tracing {
+  readonly protocol: string;
+  /** @fastify/otel's plugin: register it before the routes. */
+  readonly fastifyPlugin: FastifyPluginCallback;
+  /** Exports every finished span now (tests; shutdown calls it too). */
+  forceFlush(): Promise<void>;
+  /** Flushes, stops the SDK and unregisters it from the OpenTelemetry API. Harmless twice. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Starts tracing when the OTEL_* variables configure an OTLP endpoint, else returns undefined
+ * without loading any SDK code (the import below is lazy): with tracing off the relay runs exactly
+ * as before. Call before the logger is created, so its mixin can add trace ids (see createLogger).
+ */
+export async function startTracing(env: Record<string, string | undefined>, logger?: Logger): Promise<Tracing | undefined> {
+  const settings = tracingSettings(env);
+  if (!settings) return undefined;
+  const { startTracingSdk } = await import('./tracing-sdk.js');
+  return startTracingSdk(settings, env, logger);
+}
