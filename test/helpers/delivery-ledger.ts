@@ -67,7 +67,9 @@ export function trackDeliveries(dcs: FakeDcs): DeliveryLedger {
       const duplicates: Record<DuplicateCause, number> = { 'in flight at a kill -9': 0, 'answered after the client timeout': 0 };
       const unexplained: string[] = [];
       const unusedInFlight = inFlightAtKill.map((keys) => new Set(keys));
-      for (const [key, requests] of copies) {
+      for (const [key, accepted] of copies) {
+        // In the order the copies were sent (a slow answer is accepted after a later request's).
+        const requests = [...accepted].sort((x, y) => x - y);
         for (let i = 1; i < requests.length; i += 1) {
           const earlier = dcs.requests[requests[i - 1]!]!;
           const [from, to] = [killsAtArrival.get(earlier.index) ?? -1, killsAtArrival.get(requests[i]!) ?? -1];

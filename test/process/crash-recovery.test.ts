@@ -116,7 +116,7 @@ describe('kill -9 while webhooks are arriving', () => {
     console.info(`crash test: ${ledger.summary(account, acknowledged.length)}; ${deliveredBeforeKill} accepted before the kill, ${inFlightAtKill} in flight at it`);
 
     const redelivered = await Promise.all(acknowledged.map((id) => postEvent(relay!.url, id)));
-    expect(redelivered.every((r) => r.status === 202 && r.body?.status === 'duplicate')).toBe(true);
+    expect(redelivered.filter((r) => r.status !== 202 || r.body?.status !== 'duplicate')).toEqual([]);
     await relay.kill('SIGTERM');
   }, 90_000);
 });

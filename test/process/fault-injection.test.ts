@@ -230,9 +230,10 @@ describe('fault injection: kill -9, outages, 429s, 5xx, resets, timeouts, partia
     const states = () => Object.fromEntries((db.prepare('SELECT state, count(*) AS n FROM messages GROUP BY state').all() as { state: string; n: number }[]).map((r) => [r.state, r.n]));
     try {
       const owed = owedMessageKeys(env, [...acknowledged].map((id) => JSON.parse(bodyOf(id, ids.indexOf(id))) as unknown));
-      await waitFor(() => [...owed.required].every((key) => fakeDcs.keyCounts.has(key)) && !states()['pending'] && !states()['in_flight'], {
+      // Wait for the queue to empty, not for the messages: what is counted after is not assumed here.
+      await waitFor(() => !states()['pending'] && !states()['in_flight'], {
         timeoutMs: 60_000,
-        what: 'every acknowledged event at the fake DCS and the queue empty',
+        what: 'the queue empty',
       }).catch((error: unknown) => {
         const missing = [...owed.required].filter((key) => !fakeDcs.keyCounts.has(key));
         console.error(`missing ${missing.length}: ${missing.slice(0, 10).join(', ')}; store ${JSON.stringify(states())}\n${relay?.logs.slice(-20).join('\n')}`);
