@@ -160,8 +160,11 @@ describe('IMS token provider against the fake IMS', () => {
   });
 
   it('refreshes in the background ahead of expiry (timer) while the old token is served', async () => {
-    // 600 ms token: refresh ahead is min(5 min, 10%) = 60 ms before expiry.
-    const { provider, ims } = await setup({ lifetimeMs: 600 });
+    // 600 ms token: the refresh timer fires 60 ms before expiry (min(5 min, 10%)). The provider's
+    // clock stands still, so however late this test runs the old token is still valid to it: the
+    // test waits for the timer's request, never for a window of wall-clock time.
+    const clock = 1_700_000_000_000;
+    const { provider, ims } = await setup({ lifetimeMs: 600 }, { now: () => clock });
     const first = await provider.getToken();
     ims.setFailure({ kind: 'hold' }, { times: 1 });
     await ims.waitFor((f) => f.requests.length === 2); // the timer fired a refresh, now held

@@ -1,3 +1,4 @@
+export { messageKey } from './message-key.js';
 /**
  * Local stand-ins for Adobe IMS and AEP streaming ingestion (DCS): real HTTP servers on 127.0.0.1:0,
  * no mocks, behaving as /work/shared/reference/adobe-streaming-and-ims.md describes (quirks included).

@@ -6,6 +6,7 @@ import http from 'node:http';
 import type { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type { FakeIms } from './fake-ims.js';
+import { messageKey } from './message-key.js';
 import { ServerHarness, headerOne, readBody, sendJson, slotOf, takeFault, type FaultOptions, type FaultSlot } from './fake-server.js';
 export type FakeDcsFault =
   /** Whole-request status (429, 500, 502, 503, 504, 404...), optionally with Retry-After. */
@@ -60,12 +61,18 @@ export interface FakeDcsOptions {
 
 export interface AcceptedMessage {
   id: string | undefined;
+  /** `messageKey(message)`: profile records are identified too. */
+  key: string;
+  /** Index in `requests` of the request that carried it. */
+  requestIndex: number;
   inletId: string;
   xactionId: string;
   message?: unknown;
 }
 
 export interface DcsRequestRecord {
+  /** Position in `requests` (arrival order). */
+  index: number;
   path: string;
   inletId: string;
   batch: boolean;
@@ -77,6 +84,8 @@ export interface DcsRequestRecord {
   token: string | undefined;
   flowId: string | undefined;
   contentType: string | undefined;
+  /** The fault this request was served with (its kind), if any. */
+  fault: FakeDcsFault['kind'] | undefined;
 }
 
 export interface FakeDcs {
@@ -97,6 +106,8 @@ export interface FakeDcs {
   };
   /** How many times each `_id` was accepted (duplicates show as > 1). */
   readonly idCounts: Map<string, number>;
+  /** How many times each message was accepted, keyed by `messageKey` (profile records included). */
+  readonly keyCounts: Map<string, number>;
   setFault(fault: FakeDcsFault | null, options?: FaultOptions): void;
   setValidator(validate: MessageValidator, invalidAs?: 'entry' | 'request'): void;
   setErrorStatusField(field: 'statusCode' | 'status', asString?: boolean): void;
@@ -135,13 +146,18 @@ export async function startFakeDcs(options: FakeDcsOptions = {}): Promise<FakeDc
   const accepted: AcceptedMessage[] = [];
   const requests: DcsRequestRecord[] = [];
   const idCounts = new Map<string, number>();
+  const keyCounts = new Map<string, number>();
   const counters = { requests: 0, accepted: 0, rejected: 0, authFailures: 0, resets: 0, byStatus: {} as Record<string, number> };
 
-  function accept(message: unknown, inletId: string): string {
+  function accept(message: unknown, request: DcsRequestRecord): string {
+    const inletId = request.inletId;
     const xactionId = `${randomUUID()}-${inletId}`;
     const id = idOf(message);
     if (id !== undefined) idCounts.set(id, (idCounts.get(id) ?? 0) + 1);
-    accepted.push(recordMessages ? { id, inletId, xactionId, message } : { id, inletId, xactionId });
+    const key = messageKey(message);
+    keyCounts.set(key, (keyCounts.get(key) ?? 0) + 1);
+    const entry = { id, key, requestIndex: request.index, inletId, xactionId };
+    accepted.push(recordMessages ? { ...entry, message } : entry);
     counters.accepted += 1;
     return xactionId;
   }
@@ -168,6 +184,7 @@ export async function startFakeDcs(options: FakeDcsOptions = {}): Promise<FakeDc
             return s === 'unknown' ? 'invalid' : s;
           })();
     const record: DcsRequestRecord = {
+      index: requests.length,
       path,
       inletId: m?.[2] ?? '',
       batch: m?.[1] === 'batch',
@@ -178,9 +195,12 @@ export async function startFakeDcs(options: FakeDcsOptions = {}): Promise<FakeDc
       token,
       flowId: headerOne(req.headers['x-adobe-flow-id']),
       contentType: req.headers['content-type'],
+      fault: undefined,
     };
     requests.push(record);
     counters.requests += 1;
+    // Synchronous, so a test can tag the request with what was happening when it arrived (a kill...).
+    harness.events.emit('arrival', record);
     const done = (outcome: DcsRequestRecord['outcome']) => {
       record.outcome = outcome;
       if (outcome === 'reset') counters.resets += 1;
@@ -197,6 +217,7 @@ export async function startFakeDcs(options: FakeDcsOptions = {}): Promise<FakeDc
     const taken = takeFault(fault, random);
     if (taken.exhausted) fault = undefined;
     const f = taken.fault;
+    record.fault = f?.kind;
 
     const answer = () => {
       if (options.ims && (authState === 'none' || authState === 'invalid')) {
@@ -224,7 +245,7 @@ export async function startFakeDcs(options: FakeDcsOptions = {}): Promise<FakeDc
           counters.rejected += 1;
           return reply(400, problem(400, 'Invalid XDM message', { message: why }));
         }
-        return reply(200, { inletId, xactionId: accept(parsed, inletId), receivedTimeMs: Date.now(), syncValidation: { skipped: true } });
+        return reply(200, { inletId, xactionId: accept(parsed, record), receivedTimeMs: Date.now(), syncValidation: { skipped: true } });
       }
       const messages = (parsed as { messages?: unknown } | null)?.messages;
       if (!Array.isArray(messages)) return reply(400, problem(400, 'Bad Request', { message: 'messages must be an array' }));
@@ -247,7 +268,7 @@ export async function startFakeDcs(options: FakeDcsOptions = {}): Promise<FakeDc
           messageCounter += 1;
           if (messageCounter % f.everyNth === 0) return errorEntry(f.status ?? 503, 'Service Unavailable');
         }
-        return { xactionId: accept(msg, inletId) };
+        return { xactionId: accept(msg, record) };
       });
       const kept = f?.kind === 'drop-entries' ? responses.slice(0, f.keep) : responses;
       if (f?.kind === 'garbled') return replyGarbled(f.form, { inletId, batchId: randomUUID(), receivedTimeMs: Date.now(), responses: kept });
@@ -307,6 +328,7 @@ export async function startFakeDcs(options: FakeDcsOptions = {}): Promise<FakeDc
     requests,
     counters,
     idCounts,
+    keyCounts,
     setFault(f, o = {}) {
       fault = slotOf(f, o);
     },

@@ -5,13 +5,14 @@ const matches = (have: Record<string, unknown>, want: Labels) => Object.entries(
 
 /**
  * A metric's value from a prom-client registry: the sum over the series whose labels include
- * `labels` (0 when none). Histograms: pass `${name}_count` or `${name}_sum`.
+ * `labels` (0 when none). Histograms: pass `${name}_count` or `${name}_sum`. Throws for a metric
+ * the registry does not have, so `toBe(0)` cannot pass on a renamed or misspelt metric.
  */
 export async function metricValue(registry: Registry, name: string, labels: Labels = {}): Promise<number> {
   const suffix = /_(count|sum)$/.exec(name)?.[1];
   const base = suffix ? name.slice(0, -suffix.length - 1) : name;
   const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === base || m.name === name);
-  if (!metric) return 0;
+  if (!metric) throw new Error(`no metric ${name} in the registry`);
   const wanted = suffix && metric.name === base ? `${base}_${suffix}` : undefined;
   return metric.values
     .filter((v) => (wanted ? (v as { metricName?: string }).metricName === wanted : !(v as { metricName?: string }).metricName || (v as { metricName?: string }).metricName === name))
