@@ -169,7 +169,10 @@ export function createAepSink(deps: AepSinkDeps): Sink {
     const { status, headers, text } = attempt;
     const json = parseJson(text);
 
-    if (status === 200 || status === 207) return settleEntries(items, status, json, ctx);
+    if (status === 200 || status === 207) {
+      if (ctx.token !== undefined) deps.tokenProvider?.accepted(ctx.token);
+      return settleEntries(items, status, json, ctx);
+    }
     if (status === 400) {
       if (items.length > 1) return split(items, ctx);
       return reject(ctx, items[0]!, 'invalid_xdm', problemDetail(status, json, text));

@@ -1,8 +1,8 @@
 import { request, type Dispatcher } from 'undici';
 import type { Logger } from 'pino';
-import { RelayError } from '../errors.js';
 import type { Metrics } from '../ops/metrics.js';
 import { recordHttpStatus, urlAttributes, withClientSpan } from '../tracing/spans.js';
+import { ImsTokenError } from './ims-token-error.js';
 import { tokenLifetime } from './ims-token-lifetime.js';
 
 /**
@@ -16,38 +16,13 @@ export interface TokenProvider {
   getToken(signal?: AbortSignal): Promise<string>;
   /** After Adobe answered 401/403 with `token`: drop it if it is still the cached one. */
   invalidate(token: string): void;
+  /** Adobe accepted `token`: if it is refused later, that is a new problem, not a refresh storm. */
+  accepted(token: string): void;
   status(): { valid: boolean; expiresAt?: number; lastErrorCode?: string };
   close(): Promise<void>;
 }
 
-export type ImsErrorCode = 'IMS_UNAVAILABLE' | 'IMS_REJECTED' | 'IMS_CLOSED' | 'IMS_ABORTED';
-
-/** Never carries the client secret or a token in its message or fields. A 503 if it reaches a route. */
-export class ImsTokenError extends RelayError {
-  declare readonly code: ImsErrorCode;
-  /** HTTP status from IMS, when it answered. */
-  readonly status: number | undefined;
-  /** IMS `error` field, e.g. `invalid_client`. */
-  readonly imsError: string | undefined;
-  /** IMS `x-debug-id` response header: what Adobe support asks for. */
-  readonly debugId: string | undefined;
-
-  constructor(
-    code: ImsErrorCode,
-    message: string,
-    fields: { status?: number | undefined; imsError?: string | undefined; debugId?: string | undefined; cause?: unknown } = {},
-  ) {
-    super(code, message, {
-      statusCode: 503,
-      cause: fields.cause,
-      context: { imsStatus: fields.status, imsError: fields.imsError, debugId: fields.debugId },
-    });
-    this.name = 'ImsTokenError';
-    this.status = fields.status;
-    this.imsError = fields.imsError;
-    this.debugId = fields.debugId;
-  }
-}
+export { ImsTokenError, type ImsErrorCode } from './ims-token-error.js';
 
 export interface ImsTokenProviderDeps {
   imsUrl: string;
@@ -71,9 +46,14 @@ const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 const DEFAULT_RETRY_BASE_MS = 1_000;
 const DEFAULT_RETRY_MAX_MS = 60_000;
 const MAX_ERROR_TEXT = 300;
+/** A token said to live less than this is suspect: its successors are minted at the backoff's pace. */
+export const MIN_TRUSTED_LIFETIME_MS = 60_000;
 
 interface CachedToken {
   token: string;
+  mintedAt: number;
+  /** Adobe has accepted it at least once. */
+  accepted?: boolean;
   expiresAt: number;
   refreshAt: number;
 }
@@ -93,8 +73,16 @@ export function createImsTokenProvider(deps: ImsTokenProviderDeps): TokenProvide
   /** Refresh-ahead or retry timer; at most one at a time. */
   let timer: NodeJS.Timeout | undefined;
   let consecutiveFailures = 0;
+  /** Tokens Adobe refused soon after they were minted, in a row (a 401/403 that a new token does not cure). */
+  let forcedRefreshes = 0;
+  /** Tokens in a row that IMS said live under MIN_TRUSTED_LIFETIME_MS. */
+  let shortLivedTokens = 0;
   let lastError: ImsTokenError | undefined;
-  /** No new mint attempt before this (after a failure), so a dead IMS is not hammered. */
+  /**
+   * No new mint before this: after an IMS failure, after Adobe refused a young token twice in a row,
+   * or after a short-lived token. One gate and one backoff for all three, so no mix of them can make
+   * the relay ask IMS in a loop.
+   */
   let nextAttemptAt = 0;
   let closed = false;
 
@@ -123,8 +111,9 @@ export function createImsTokenProvider(deps: ImsTokenProviderDeps): TokenProvide
     }, Math.max(0, at - now()));
   }
 
-  function backoffMs(): number {
-    const ceiling = Math.min(retryMaxMs, retryBaseMs * 2 ** Math.min(consecutiveFailures - 1, 30));
+  /** Delay before the `step`-th retry (1-based). */
+  function backoffMs(step: number): number {
+    const ceiling = Math.min(retryMaxMs, retryBaseMs * 2 ** Math.min(Math.max(step, 1) - 1, 30));
     // "Equal jitter": at least half the step, so retries never collapse to zero delay.
     return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
   }
@@ -149,8 +138,17 @@ export function createImsTokenProvider(deps: ImsTokenProviderDeps): TokenProvide
         consecutiveFailures = 0;
         lastError = undefined;
         nextAttemptAt = 0;
+        const lifetimeMs = token.expiresAt - token.mintedAt;
+        if (lifetimeMs < MIN_TRUSTED_LIFETIME_MS) {
+          // Refreshing 10% ahead of a 1 ms life would ask IMS again at once, for ever: pace it instead.
+          shortLivedTokens += 1;
+          nextAttemptAt = token.mintedAt + backoffMs(shortLivedTokens);
+          log.warn({ lifetimeMs, shortLivedTokens, nextMintInMs: nextAttemptAt - now() }, 'IMS token lives under a minute; next one paced by the backoff');
+        } else {
+          shortLivedTokens = 0;
+        }
         updateExpiryGauge();
-        schedule(token.refreshAt);
+        schedule(Math.max(token.refreshAt, nextAttemptAt));
         return token;
       },
       (err: unknown) => {
@@ -158,7 +156,7 @@ export function createImsTokenProvider(deps: ImsTokenProviderDeps): TokenProvide
         if (closed) throw error;
         consecutiveFailures += 1;
         lastError = error;
-        const delay = backoffMs();
+        const delay = backoffMs(consecutiveFailures);
         nextAttemptAt = now() + delay;
         const stillValid = isValid(current);
         // While a still-valid token is served, keep trying in the background; once it is gone,
@@ -256,7 +254,7 @@ export function createImsTokenProvider(deps: ImsTokenProviderDeps): TokenProvide
     }
     const ahead = Math.min(refreshAheadMs, life.lifetimeMs * 0.1);
     log.debug({ expiresAt: new Date(life.expiresAt).toISOString(), lifetimeSource: life.source }, 'IMS token minted');
-    return { token: accessToken, expiresAt: life.expiresAt, refreshAt: life.expiresAt - ahead };
+    return { token: accessToken, mintedAt: at, expiresAt: life.expiresAt, refreshAt: life.expiresAt - ahead };
   }
 
   /** IMS may echo what it was sent; make sure the secret never reaches a message or log. */
@@ -291,8 +289,9 @@ export function createImsTokenProvider(deps: ImsTokenProviderDeps): TokenProvide
         updateExpiryGauge();
         return token.token;
       }
-      if (!inFlight && lastError && at < nextAttemptAt) {
-        // Failed a moment ago with no token to fall back on: answer now instead of asking IMS again.
+      if (!inFlight && at < nextAttemptAt) {
+        // No token to fall back on and IMS was asked a moment ago: answer now instead of asking again.
+        if (!lastError) throw new ImsTokenError('IMS_BACKOFF', `No valid IMS token; next token request in ${nextAttemptAt - at} ms`);
         const { status, imsError, debugId } = lastError;
         throw new ImsTokenError(lastError.code, `${lastError.message} (next attempt in ${nextAttemptAt - at} ms)`, {
           status,
@@ -306,12 +305,23 @@ export function createImsTokenProvider(deps: ImsTokenProviderDeps): TokenProvide
 
     invalidate(token) {
       if (current?.token !== token) return;
+      const refused = current;
       current = undefined;
       if (!inFlight) clearTimer();
-      // Adobe refused it: a fresh mint is the remedy, not a backoff from an earlier IMS failure.
-      nextAttemptAt = 0;
+      // A token Adobe accepted before refusing it (or that served longer than the backoff ceiling)
+      // starts a fresh count: the first refusal mints at once (a revoked or expired token is cured
+      // by a new one). New tokens refused again and again mean a new token does not help (a 403 for
+      // a missing permission): further mints share the backoff, so every batch cannot mint its own.
+      const at = now();
+      if (refused.accepted || at - refused.mintedAt >= retryMaxMs) forcedRefreshes = 0;
+      forcedRefreshes += 1;
+      if (forcedRefreshes > 1) nextAttemptAt = Math.max(nextAttemptAt, refused.mintedAt + backoffMs(forcedRefreshes - 1));
       updateExpiryGauge();
-      log.info({}, 'IMS token invalidated after Adobe refused it');
+      log.info({ forcedRefreshes, nextMintInMs: Math.max(0, nextAttemptAt - at) }, 'IMS token invalidated after Adobe refused it');
+    },
+
+    accepted(token) {
+      if (current?.token === token) current.accepted = true;
     },
 
     status() {

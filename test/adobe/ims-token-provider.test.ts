@@ -266,6 +266,69 @@ describe('IMS token provider against the fake IMS', () => {
     expect(ims.mints).toBe(2);
   });
 
+  it('a 403 storm (Adobe refuses every new token): one free re-mint, then mints share the IMS backoff', async () => {
+    let clock = 1_700_000_000_000;
+    const { provider, ims } = await setup({ jwt: false, now: () => clock }, { now: () => clock, retryBaseMs: 10_000, retryMaxMs: 60_000 });
+    // Every batch gets a token, is refused with 403 and invalidates it: 100 batches at one instant.
+    const refused: string[] = [];
+    for (let batch = 0; batch < 100; batch += 1) {
+      const token = await provider.getToken().catch((err: unknown) => err as ImsTokenError);
+      if (typeof token !== 'string') {
+        expect(token).toMatchObject({ code: 'IMS_BACKOFF' });
+        continue;
+      }
+      refused.push(token);
+      provider.invalidate(token);
+    }
+    // The first token, and one free replacement (a revoked token is cured at once); then nothing.
+    expect(ims.requests).toHaveLength(2);
+    expect(refused).toHaveLength(2);
+    // The next mint waits for the backoff (10 s step, equal jitter: 5 to 10 s) and the one after doubles.
+    clock += 10_000;
+    provider.invalidate(await provider.getToken());
+    expect(ims.requests).toHaveLength(3);
+    clock += 9_999;
+    await expect(provider.getToken()).rejects.toMatchObject({ code: 'IMS_BACKOFF' });
+    clock += 10_001;
+    await expect(provider.getToken()).resolves.toEqual(expect.any(String));
+    expect(ims.requests).toHaveLength(4);
+  });
+
+  it('a refused token that Adobe had accepted, or that served past the backoff ceiling, is replaced at once', async () => {
+    let clock = 1_700_000_000_000;
+    const { provider, ims } = await setup({ jwt: false, now: () => clock }, { now: () => clock, retryBaseMs: 10_000, retryMaxMs: 60_000 });
+    for (let i = 0; i < 5; i += 1) {
+      const token = await provider.getToken();
+      provider.accepted(token);
+      provider.invalidate(token);
+    }
+    expect(ims.requests).toHaveLength(5);
+    for (let i = 0; i < 5; i += 1) {
+      const token = await provider.getToken();
+      clock += 60_000; // served a minute, never reported accepted
+      provider.invalidate(token);
+    }
+    await provider.getToken();
+    expect(ims.requests).toHaveLength(11);
+  });
+
+  it('a token said to live 1 ms is not re-requested in a loop: mints are paced by the backoff', async () => {
+    let clock = 1_700_000_000_000;
+    // The JWT claims say 1 ms (v3 expires_in cannot say less than 1 s; the claims win).
+    const { provider, ims } = await setup({ now: () => clock, jwtLifetimeMs: 1 }, { now: () => clock, retryBaseMs: 10_000, retryMaxMs: 60_000 });
+    await provider.getToken();
+    for (let call = 0; call < 100; call += 1) {
+      clock += 2; // the token has expired
+      await expect(provider.getToken()).rejects.toMatchObject({ code: 'IMS_BACKOFF' });
+    }
+    expect(ims.requests).toHaveLength(1);
+    clock += 10_000;
+    await expect(provider.getToken()).resolves.toEqual(expect.any(String));
+    expect(ims.requests).toHaveLength(2);
+    const warnings = logs.lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'IMS token lives under a minute; next one paced by the backoff');
+    expect(warnings).toHaveLength(2);
+  });
+
   it("a caller's abort rejects only that caller; the shared mint carries on", async () => {
     const { provider, ims } = await setup();
     ims.setFailure({ kind: 'hold' }, { times: 1 });
