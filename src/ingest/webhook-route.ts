@@ -8,6 +8,7 @@ import type { MappingResult } from '../mapping/types.js';
 import { traceIntake } from '../tracing/spans.js';
 import { createHeaderAuthenticator } from './authenticate.js';
 import { normalizeEnvelope } from './envelope.js';
+import { withExactEventIds } from './exact-event-id.js';
 import { createSourceAllowList } from './source-allow-list.js';
 
 declare module 'fastify' {
@@ -93,7 +94,7 @@ export default async function webhookRoute(app: FastifyInstance, opts: { config:
     },
     async (request, reply) => {
       const receivedAt = now();
-      const normalized = normalizeEnvelope(request.body, receivedAt);
+      const normalized = normalizeEnvelope(withExactEventIds(request.body, request.rawBody), receivedAt);
       if (!normalized.ok) return sendError(reply, 400, normalized.code, normalized.message);
       const { event } = normalized;
       request.webhook = { eventName: event.eventName };
