@@ -1,4 +1,5 @@
 import { normalizeEnvelope } from '../ingest/envelope.js';
+import { withExactEventIds } from '../ingest/exact-event-id.js';
 import { mapEvent } from '../mapping/map-event.js';
 import type { MappingOptions } from '../mapping/types.js';
 import type { ReplayFilter, Store } from '../store/types.js';
@@ -21,7 +22,7 @@ export async function replayEvents(deps: { store: Store; mapping: MappingOptions
       stillUnmapped += 1;
       continue;
     }
-    const normalized = normalizeEnvelope(body, stored.receivedAt);
+    const normalized = normalizeEnvelope(withExactEventIds(body, stored.payload), stored.receivedAt);
     const mapping = normalized.ok ? mapEvent(normalized.event, deps.mapping) : { status: 'unmapped' as const, messages: [], warnings: [] };
     if (!(await deps.store.replaceMessages(stored.eventId, mapping, deps.now))) {
       busy += 1;

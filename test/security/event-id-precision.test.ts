@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { authHeaders, buildTestApp, type TestApp } from '../helpers/build-app.js';
 import { SAMPLES } from '../helpers/samples.js';
+import type { CapillaryEvent } from '../../src/ingest/capillary-event.js';
+import { replayEvents } from '../../src/ops/replay-events.js';
 
 let t: TestApp | undefined;
 afterEach(async () => {
@@ -31,3 +33,20 @@ describe('attack: numeric eventIds above 2^53 that JSON.parse rounds to the same
     expect(again.json()).toEqual({ eventId: ids[1], status: 'duplicate' });
   });
 });
+
+describe('attack: the same rounding on replay after a mapping change', () => {
+  it('a replayed event keeps its exact id in the XDM _id', async () => {
+    t = await buildTestApp();
+    const id = '12345678901234567891';
+    const payload = rawWithNumericId(id, 'flat');
+    await t.app.store.acceptEvent({ event: { ...normalizedEvent(id), eventName: 'notYetMapped' }, payload, mapping: { status: 'unmapped', messages: [], warnings: [] } });
+    const result = await replayEvents({ store: t.app.store, mapping: t.config.mapping, now: Date.now(), filter: { eventIds: [id], limit: 10 } });
+    expect(result).toMatchObject({ examined: 1, requeued: 1 });
+    const view = await t.app.store.getEvent(id);
+    expect(view?.messages.map((m) => (m.message as { body: { xdmEntity: { _id: string } } }).body.xdmEntity._id)).toContain(id);
+  });
+});
+
+function normalizedEvent(eventId: string): CapillaryEvent {
+  return { eventId, eventName: 'pointsIssued', createdAt: 1_750_000_000_000, receivedAt: 1_750_000_000_000, orgId: undefined, refId: undefined, apiRequestId: undefined, eventLogId: undefined, loyaltyEventId: undefined, envelope: 'flat', data: {} };
+}
