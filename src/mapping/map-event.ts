@@ -5,7 +5,7 @@ import { eventSpec } from './event-families.js';
 import { buildExperienceEvent } from './experience-event.js';
 import { FAMILY_MAPPERS } from './families/index.js';
 import { buildIdentities } from './identities.js';
-import { buildProfileRecord } from './profile-record.js';
+import { buildProfileRecord, trustedSourceTime } from './profile-record.js';
 import type { MappingOptions, MappingResult, OutboundMessage } from './types.js';
 import { asRecord, epochMsToIso } from './values.js';
 
@@ -75,7 +75,7 @@ function mapKnownEvent(event: CapillaryEvent, options: MappingOptions): MappingR
       kind: 'profile',
       message: toDcsMessage(profile.entity, options.profile, options),
       profileKey: profile.profileKey,
-      sourceCreatedAt: time.ms,
+      sourceCreatedAt: trustedSourceTime(event),
     });
   }
   return { status: 'mapped', messages, warnings };

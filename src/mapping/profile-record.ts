@@ -1,3 +1,4 @@
+import type { CapillaryEvent } from '../ingest/capillary-event.js';
 import { commonCapillaryFields } from './experience-event.js';
 import type { FamilyOutput, MappingContext, ProfileLoyalty } from './context.js';
 import type { ProfileRule } from './event-families.js';
@@ -25,6 +26,23 @@ export const LOYALTY_FIELDS_ADDED_2025_2026: readonly string[] = Object.freeze([
   'returnedPoints',
   'rewards',
 ]);
+
+/** A createdAt further than this ahead of the relay's arrival time is a wrong clock or wrong data. */
+export const MAX_SOURCE_TIME_AHEAD_MS = 24 * 3_600_000;
+
+/**
+ * The event's createdAt if it can order the member's profile records, else null. The watermark keeps
+ * the newest source time per member and skips older records, so one bad time does lasting harm: the
+ * arrival time standing in for a missing createdAt would skip every real update made before it, and a
+ * createdAt in the year 9000 would skip every later one for good. An absent or unreadable createdAt,
+ * or one more than a day ahead of arrival, is therefore not trusted.
+ */
+export function trustedSourceTime(event: Pick<CapillaryEvent, 'createdAt' | 'receivedAt'>): number | null {
+  const { createdAt, receivedAt } = event;
+  if (typeof createdAt !== 'number' || !Number.isFinite(createdAt) || createdAt <= 0) return null;
+  if (!Number.isFinite(receivedAt) || createdAt > receivedAt + MAX_SOURCE_TIME_AHEAD_MS) return null;
+  return Math.trunc(createdAt);
+}
 
 /** Fields every profile record has; any other loyalty field is member state. */
 const IDENTITY_ONLY_FIELDS = new Set(['loyaltyID', 'status']);

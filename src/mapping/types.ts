@@ -34,8 +34,12 @@ export interface OutboundMessage {
    * (out-of-order guard); ExperienceEvents are never skipped.
    */
   profileKey?: string;
-  /** The event's createdAt (epoch ms) that this message reflects. */
-  sourceCreatedAt: number;
+  /**
+   * The source time (epoch ms) this message reflects: the event's timestamp for an ExperienceEvent.
+   * For a profile record, null when the event has no trustworthy createdAt: such a record is sent,
+   * but neither moves the member's watermark nor is held back by it (see trustedSourceTime).
+   */
+  sourceCreatedAt: number | null;
 }
 
 export type MappingStatus = 'mapped' | 'unmapped';

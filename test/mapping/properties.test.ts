@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { KNOWN_EVENT_NAMES } from '../../src/mapping/event-families.js';
 import { mapEvent } from '../../src/mapping/map-event.js';
+import { MAX_SOURCE_TIME_AHEAD_MS } from '../../src/mapping/profile-record.js';
 import { buildEvent } from '../helpers/capillary-fixtures.js';
 import { validateExperienceEvent, validateProfile } from '../helpers/xdm-validator.js';
 import { capillaryEvent, mappingOptionsArbitrary } from './arbitraries.js';
@@ -28,7 +29,13 @@ describe('mapEvent on generated Capillary-shaped events', () => {
           const validate = message.kind === 'event' ? validateExperienceEvent : validateProfile;
           expect(validate(entity)).toEqual([]);
           expect(emptyValuesIn(entity)).toEqual([]);
-          expect(Number.isSafeInteger(message.sourceCreatedAt)).toBe(true);
+          if (message.kind === 'event') expect(Number.isSafeInteger(message.sourceCreatedAt)).toBe(true);
+          // A profile record orders by the event's own createdAt, never one a day past arrival, else null.
+          else if (message.sourceCreatedAt !== null) {
+            expect(message.sourceCreatedAt).toBe(Math.trunc(event.createdAt!));
+            expect(message.sourceCreatedAt).toBeGreaterThan(0);
+            expect(message.sourceCreatedAt).toBeLessThanOrEqual(event.receivedAt + MAX_SOURCE_TIME_AHEAD_MS);
+          }
           if (entity['identityMap'] !== undefined) expect(primaryCount(entity['identityMap'])).toBe(1);
           const tenantKeys = Object.keys(entity).filter((key) => key.startsWith('_') && key !== '_id');
           expect(tenantKeys).toEqual(opts.tenantId === undefined ? [] : [`_${TENANT}`].filter((key) => key in entity));
