@@ -50,6 +50,11 @@ export const SQL = {
                WHERE m.id = u.id AND m.lease_owner = $5 AND m.state = 'in_flight'`,
   nextDue: `SELECT min(next_attempt_at) AS at FROM messages WHERE state IN ('pending', 'in_flight')`,
   deadLetters: `SELECT * FROM messages WHERE state = 'dead' AND id > $1 ORDER BY id LIMIT $2`,
+  // A dead profile record superseded since it died is skipped rather than replayed (as at retry time).
+  skipSupersededDeadAll: `UPDATE messages m SET state = 'skipped', dead_reason = 'superseded_by_newer_profile', settled_at = $1
+                          WHERE m.state = 'dead' AND ${SUPERSEDED}`,
+  skipSupersededDead: `UPDATE messages m SET state = 'skipped', dead_reason = 'superseded_by_newer_profile', settled_at = $1
+                       WHERE m.state = 'dead' AND m.id = ANY($2::bigint[]) AND ${SUPERSEDED}`,
   replayAllDead: `UPDATE messages SET state = 'pending', attempts = 0, next_attempt_at = $1, dead_reason = NULL, settled_at = NULL WHERE state = 'dead'`,
   replayDead: `UPDATE messages SET state = 'pending', attempts = 0, next_attempt_at = $1, dead_reason = NULL, settled_at = NULL
                WHERE state = 'dead' AND id = ANY($2::bigint[])`,
@@ -73,7 +78,8 @@ export async function insertMessages(client: PoolClient, eventId: string, mappin
   const tuples: string[] = [];
   for (const out of mapping.messages) {
     let state: 'pending' | 'skipped' = 'pending';
-    if (out.kind === 'profile' && out.profileKey !== undefined) {
+    // A profile record without a trustworthy source time is sent, and leaves the watermark alone.
+    if (out.kind === 'profile' && out.profileKey !== undefined && out.sourceCreatedAt !== null) {
       // The upsert locks the watermark row until commit, so two replicas cannot both see themselves
       // as newest; it returns max(stored, ours), which is greater than ours only if a newer record is queued.
       const { rows } = await client.query<{ newest: string }>(SQL.upsertWatermark, [out.profileKey, out.sourceCreatedAt]);

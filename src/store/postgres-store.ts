@@ -10,6 +10,7 @@ import { createCommitQueue, type PendingAccept } from './commit-queue.js';
 import { createListener, WORK_CHANNEL } from './postgres-listener.js';
 import { migratePostgres } from './postgres-schema.js';
 import { insertMessages, settleAll, SQL, type ClaimRow } from './postgres-sql.js';
+import { cleanMapping, cleanNewEvent, cleanSettlements, withoutNul } from './text.js';
 import type { AcceptResult, NewEvent, Store } from './types.js';
 import { toDeadLetterView, toEventView, toStoredEvent, type EventRow, type MessageRow } from './views.js';
 
@@ -186,10 +187,11 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
 
     acceptEvent(input) {
       if (closed) return Promise.reject(new StoreUnavailableError(new Error('store closed')));
-      return commits.enqueue(input);
+      return commits.enqueue(cleanNewEvent(input));
     },
 
-    claimDue({ owner, now, leaseMs, limit }) {
+    claimDue({ owner: dirtyOwner, now, leaseMs, limit }) {
+      const owner = withoutNul(dirtyOwner);
       return run(async () => {
         const { rows } = await pool.query<ClaimRow>(SQL.claim, [now + leaseMs, owner, now, limit]);
         return rows
@@ -211,7 +213,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     settle(owner, settlements, now) {
       return run(async () => {
         if (settlements.length === 0) return;
-        await tx((client) => settleAll(client, owner, settlements, now));
+        await tx((client) => settleAll(client, withoutNul(owner), cleanSettlements(settlements), now));
       });
     },
 
@@ -223,7 +225,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       });
     },
 
-    getEvent(eventId) {
+    getEvent(id) {
+      const eventId = withoutNul(id);
       return run(async () => {
         const event = await pool.query<EventRow>('SELECT * FROM events WHERE event_id = $1', [eventId]);
         const row = event.rows[0];
@@ -243,6 +246,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     replayDeadLetters(ids, now) {
       return run(async () => {
         const changes = await tx(async (client) => {
+          if (ids === 'all') await client.query(SQL.skipSupersededDeadAll, [now]);
+          else await client.query(SQL.skipSupersededDead, [now, ids]);
           const result = ids === 'all' ? await client.query(SQL.replayAllDead, [now]) : await client.query(SQL.replayDead, [now, ids]);
           const n = result.rowCount ?? 0;
           if (n > 0) await notifyOthers(client);
@@ -256,21 +261,23 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     listEventsForReplay({ mappingStatus, eventIds, limit, afterEventId }) {
       return run(async () => {
         if (eventIds) {
-          const { rows } = await pool.query<EventRow>('SELECT * FROM events WHERE event_id = ANY($1::text[])', [eventIds]);
+          const { rows } = await pool.query<EventRow>('SELECT * FROM events WHERE event_id = ANY($1::text[])', [eventIds.map(withoutNul)]);
           const byId = new Map(rows.map((row) => [row.event_id, row]));
           return eventIds.flatMap((id) => {
-            const row = byId.get(id);
+            const row = byId.get(withoutNul(id));
             return row ? [toStoredEvent(row)] : [];
           });
         }
         const { rows } = mappingStatus
-          ? await pool.query<EventRow>(SQL.eventsByStatus, [mappingStatus, afterEventId ?? '', limit])
-          : await pool.query<EventRow>(SQL.eventsAll, [afterEventId ?? '', limit]);
+          ? await pool.query<EventRow>(SQL.eventsByStatus, [mappingStatus, withoutNul(afterEventId ?? ''), limit])
+          : await pool.query<EventRow>(SQL.eventsAll, [withoutNul(afterEventId ?? ''), limit]);
         return rows.map(toStoredEvent);
       });
     },
 
-    replaceMessages(eventId, mapping, now) {
+    replaceMessages(id, dirtyMapping, now) {
+      const eventId = withoutNul(id);
+      const mapping = cleanMapping(dirtyMapping);
       return run(async () => {
         const replaced = await tx(async (client) => {
           // Lock the event (serializes replays of it) and its messages (claimers skip locked rows).

@@ -8,6 +8,7 @@ import type { MappingResult, MessageKind } from '../mapping/types.js';
 import { SQLITE_MIGRATIONS } from './sqlite-schema.js';
 import { createCommitQueue, type PendingAccept } from './commit-queue.js';
 import { startCheckpointer, WAL_LIMIT_BYTES } from './sqlite-checkpointer.js';
+import { cleanMapping, cleanNewEvent, cleanSettlements, withoutNul } from './text.js';
 import type { AcceptResult, Settlement, Store } from './types.js';
 import { toDeadLetterView, toEventView, toStoredEvent, type EventRow, type MessageRow } from './views.js';
 
@@ -75,7 +76,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     let skipped = 0;
     for (const out of mapping.messages) {
       let state: 'pending' | 'skipped' = 'pending';
-      if (out.kind === 'profile' && out.profileKey !== undefined) {
+      // A profile record without a trustworthy source time is sent, and leaves the watermark alone.
+      if (out.kind === 'profile' && out.profileKey !== undefined && out.sourceCreatedAt !== null) {
         const newest = sql.watermark.get(out.profileKey) as { newest_created_at: number } | undefined;
         if (newest && newest.newest_created_at > out.sourceCreatedAt) state = 'skipped';
         else sql.upsertWatermark.run(out.profileKey, out.sourceCreatedAt);
@@ -166,6 +168,19 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     return true;
   });
 
+  // A dead profile record whose member has a newer record queued since would overwrite newer state
+  // in AEP if sent now: it is skipped, as at retry time, and not counted as replayed.
+  const replayDead = db.transaction((ids: number[] | 'all', now: number): number => {
+    if (ids === 'all') {
+      sql.skipSupersededDeadAll.run(now);
+      return sql.replayAllDead.run(now).changes;
+    }
+    return ids.reduce((n, id) => {
+      sql.skipSupersededDead.run(now, id);
+      return n + sql.replayDead.run(now, id).changes;
+    }, 0);
+  });
+
   const pruneTx = db.transaction((olderThan: number) => {
     const messages = sql.pruneMessages.run(olderThan).changes;
     const events = sql.pruneEvents.run(olderThan).changes;
@@ -177,10 +192,11 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
 
     acceptEvent(input) {
       if (closed) return Promise.reject(new StoreUnavailableError(new Error('store closed')));
-      return commits.enqueue(input);
+      return commits.enqueue(cleanNewEvent(input));
     },
 
-    claimDue({ owner, now, leaseMs, limit }) {
+    claimDue({ owner: dirtyOwner, now, leaseMs, limit }) {
+      const owner = withoutNul(dirtyOwner);
       return guard(() =>
         withoutFsync(() => claim(owner, now, now + leaseMs, limit))
           .map(
@@ -199,7 +215,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     },
 
     settle(owner, settlements, now) {
-      return guard(() => withoutFsync(() => settleAll(owner, settlements, now)));
+      return guard(() => withoutFsync(() => settleAll(withoutNul(owner), cleanSettlements(settlements), now)));
     },
 
     nextDueAt() {
@@ -208,8 +224,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
 
     getEvent(eventId) {
       return guard(() => {
-        const row = sql.getEvent.get(eventId) as EventRow | undefined;
-        return row ? toEventView(row, sql.eventMessages.all(eventId) as MessageRow[]) : undefined;
+        const row = sql.getEvent.get(withoutNul(eventId)) as EventRow | undefined;
+        return row ? toEventView(row, sql.eventMessages.all(row.event_id) as MessageRow[]) : undefined;
       });
     },
 
@@ -219,10 +235,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
 
     replayDeadLetters(ids, now) {
       return guard(() => {
-        const changes =
-          ids === 'all'
-            ? sql.replayAllDead.run(now).changes
-            : db.transaction(() => ids.reduce((n, id) => n + sql.replayDead.run(now, id).changes, 0))();
+        const changes = replayDead(ids, now);
         if (changes > 0) work.emit('work');
         return changes;
       });
@@ -232,20 +245,20 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       return guard(() => {
         if (eventIds) {
           return eventIds
-            .map((id) => sql.getEvent.get(id) as EventRow | undefined)
+            .map((id) => sql.getEvent.get(withoutNul(id)) as EventRow | undefined)
             .filter((row): row is EventRow => row !== undefined)
             .map(toStoredEvent);
         }
         const rows = mappingStatus
-          ? (sql.eventsByStatus.all(mappingStatus, afterEventId ?? '', limit) as EventRow[])
-          : (sql.eventsAll.all(afterEventId ?? '', limit) as EventRow[]);
+          ? (sql.eventsByStatus.all(mappingStatus, withoutNul(afterEventId ?? ''), limit) as EventRow[])
+          : (sql.eventsAll.all(withoutNul(afterEventId ?? ''), limit) as EventRow[]);
         return rows.map(toStoredEvent);
       });
     },
 
     replaceMessages(eventId, mapping, now) {
       return guard(() => {
-        const replaced = replace(eventId, mapping, now);
+        const replaced = replace(withoutNul(eventId), cleanMapping(mapping), now);
         if (replaced) work.emit('work');
         return replaced;
       });
@@ -374,6 +387,12 @@ function prepareStatements(db: Database.Database) {
     getEvent: db.prepare('SELECT * FROM events WHERE event_id = ?'),
     eventMessages: db.prepare('SELECT * FROM messages WHERE event_id = ? ORDER BY id'),
     deadLetters: db.prepare(`SELECT * FROM messages WHERE state = 'dead' AND id > ? ORDER BY id LIMIT ?`),
+    skipSupersededDeadAll: db.prepare(
+      `UPDATE messages SET state = 'skipped', dead_reason = 'superseded_by_newer_profile', settled_at = ? WHERE state = 'dead' AND ${SUPERSEDED}`,
+    ),
+    skipSupersededDead: db.prepare(
+      `UPDATE messages SET state = 'skipped', dead_reason = 'superseded_by_newer_profile', settled_at = ? WHERE state = 'dead' AND id = ? AND ${SUPERSEDED}`,
+    ),
     replayAllDead: db.prepare(
       `UPDATE messages SET state = 'pending', attempts = 0, next_attempt_at = ?, dead_reason = NULL, settled_at = NULL WHERE state = 'dead'`,
     ),

@@ -102,7 +102,10 @@ export interface Store {
   nextDueAt(): Promise<number | undefined>;
   getEvent(eventId: string): Promise<EventView | undefined>;
   listDeadLetters(options: { limit: number; afterId?: number }): Promise<DeadLetterView[]>;
-  /** Moves dead letters (all, or the given message ids) back to pending. Returns how many. */
+  /**
+   * Moves dead letters (all, or the given message ids) back to pending. Returns how many. A profile
+   * record whose member has had a newer record queued since is skipped instead (not counted).
+   */
   replayDeadLetters(ids: number[] | 'all', now: number): Promise<number>;
   listEventsForReplay(filter: ReplayFilter): Promise<StoredEvent[]>;
   /**
