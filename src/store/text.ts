@@ -23,8 +23,10 @@ export function cleanMapping(mapping: MappingResult): MappingResult {
 export function cleanNewEvent(input: NewEvent): NewEvent {
   const { event } = input;
   return {
+    ...input,
     event: { ...event, eventId: withoutNul(event.eventId), eventName: withoutNul(event.eventName) },
     payload: withoutNul(input.payload),
+    ...(input.traceParent !== undefined ? { traceParent: withoutNul(input.traceParent) } : {}),
     mapping: cleanMapping(input.mapping),
   };
 }
