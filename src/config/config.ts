@@ -34,7 +34,7 @@ export interface Config {
   /** undefined: dry-run (no AEP inlet configured). */
   adobe: AdobeConfig | { inletUrl: string; clientId?: undefined } | undefined;
   mapping: MappingOptions;
-  store: { url: string; synchronous: 'full' | 'normal'; checkpointIntervalMs: number; queryTimeoutMs: number; dedupRetentionMs: number; pruneIntervalMs: number };
+  store: { url: string; synchronous: 'full' | 'normal'; checkpointIntervalMs: number; maxSizeBytes?: number; queryTimeoutMs: number; dedupRetentionMs: number; pruneIntervalMs: number };
   dryRunFile: string;
   adminToken: string | undefined;
 }
@@ -139,6 +139,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       url: e.STORE_URL,
       synchronous: e.STORE_SYNCHRONOUS,
       checkpointIntervalMs: e.STORE_CHECKPOINT_INTERVAL_MS,
+      ...(e.STORE_MAX_SIZE_MB !== undefined ? { maxSizeBytes: e.STORE_MAX_SIZE_MB * 1024 * 1024 } : {}),
       queryTimeoutMs: e.STORE_QUERY_TIMEOUT_MS,
       dedupRetentionMs: e.DEDUP_RETENTION_HOURS * 3_600_000,
       pruneIntervalMs: e.PRUNE_INTERVAL_MS,

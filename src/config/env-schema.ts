@@ -65,6 +65,7 @@ export const EnvSchema = Type.Object({
   STORE_URL: Type.String({ default: 'sqlite:./data/relay.db', pattern: '^(sqlite:|postgres(ql)?://)', description: 'sqlite:<path> or postgres://user:pass@host:5432/db' }),
   STORE_SYNCHRONOUS: Type.Union([Type.Literal('full'), Type.Literal('normal')], { default: 'full', description: 'SQLite: full survives power loss, normal survives process crashes only' }),
   STORE_CHECKPOINT_INTERVAL_MS: int(1000, 0, 60_000, 'SQLite: checkpoint the WAL on a separate thread this often; 0 leaves it to SQLite, inside commits'),
+  STORE_MAX_SIZE_MB: Type.Optional(Type.Integer({ minimum: 4, maximum: 16_777_216, description: 'SQLite: cap on the database file; past it webhooks answer 503 and /readyz fails (2 MB before) rather than the disk filling; unset: no cap' })),
   STORE_QUERY_TIMEOUT_MS: int(5000, 500, 600_000, 'PostgreSQL: a query (a webhook commit included) that has no answer by then fails, and the webhook answers 503'),
   DEDUP_RETENTION_HOURS: int(192, 192, 87_600, 'how long event ids are remembered for deduplication; at least 192 (8 days) since Capillary retries for 7 days'),
   PRUNE_INTERVAL_MS: int(600_000, 1000, 86_400_000, 'how often delivered rows past retention are pruned'),

@@ -4,7 +4,7 @@ import { createSqliteStore } from './sqlite-store.js';
 import type { Store } from './types.js';
 
 /** `sqlite:<path>` (default, one process) or `postgres://...` (several replicas share it). */
-export async function createStore(options: { url: string; synchronous: 'full' | 'normal'; checkpointIntervalMs?: number; queryTimeoutMs?: number; logger: Logger }): Promise<Store> {
+export async function createStore(options: { url: string; synchronous: 'full' | 'normal'; checkpointIntervalMs?: number; maxSizeBytes?: number; queryTimeoutMs?: number; logger: Logger }): Promise<Store> {
   if (options.url.startsWith('sqlite:')) {
     const path = options.url.slice('sqlite:'.length);
     if (path === '') throw new ConfigError('STORE_URL', 'sqlite:<path to the database file>');
@@ -12,6 +12,7 @@ export async function createStore(options: { url: string; synchronous: 'full' | 
       path,
       synchronous: options.synchronous,
       ...(options.checkpointIntervalMs !== undefined ? { checkpointIntervalMs: options.checkpointIntervalMs } : {}),
+      ...(options.maxSizeBytes !== undefined ? { maxSizeBytes: options.maxSizeBytes } : {}),
       onCheckpointFailure: (detail) => options.logger.warn({ detail }, 'WAL checkpoint thread failed; SQLite checkpoints in commits meanwhile'),
     });
   }

@@ -30,6 +30,7 @@ const { statSync } = require('node:fs');
 const db = new Database(workerData.path);
 db.pragma('busy_timeout = 1000');
 db.pragma('journal_size_limit = ' + workerData.walLimitBytes);
+if (workerData.maxPageCount) db.pragma('max_page_count = ' + workerData.maxPageCount);
 const walBytes = () => {
   try {
     return statSync(workerData.path + '-wal').size;
@@ -62,7 +63,8 @@ parentPort.on('message', (message) => {
 
 export function startCheckpointer(
   path: string,
-  options: { intervalMs: number; walLimitBytes: number },
+  /** maxPageCount: the store's size cap (STORE_MAX_SIZE_MB), applied on this connection too. */
+  options: { intervalMs: number; walLimitBytes: number; maxPageCount?: number },
   onFailure: (detail: string) => void,
 ): Checkpointer {
   const modulePath = createRequire(import.meta.url).resolve('better-sqlite3');

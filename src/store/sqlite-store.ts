@@ -8,13 +8,15 @@ import type { MappingResult, MessageKind } from '../mapping/types.js';
 import { SQLITE_MIGRATIONS } from './sqlite-schema.js';
 import { createCommitQueue, type PendingAccept } from './commit-queue.js';
 import { startCheckpointer, WAL_LIMIT_BYTES } from './sqlite-checkpointer.js';
+import { capDatabaseSize, roomUnderCap } from './sqlite-size-cap.js';
 import { cleanMapping, cleanNewEvent, cleanSettlements, withoutNul } from './text.js';
 import type { AcceptResult, Settlement, Store } from './types.js';
 import { toDeadLetterView, toEventView, toStoredEvent, type EventRow, type MessageRow } from './views.js';
 
 /**
  * Free space the store wants on its filesystem to report ready: room for the WAL to grow to its
- * bound and be checkpointed into the database file (README "Disk space").
+ * bound and be checkpointed into the database file (README "Disk space"). The same room is wanted
+ * under a size cap (STORE_MAX_SIZE_MB), so readiness fails before commits do.
  */
 export const MIN_FREE_BYTES = 2 * 1024 * 1024;
 
@@ -29,6 +31,8 @@ export interface SqliteStoreOptions {
   /** How often the checkpoint thread checkpoints the WAL (default 1 s; 0: no thread, SQLite checkpoints in commits). */
   checkpointIntervalMs?: number;
   onCheckpointFailure?: (detail: string) => void;
+  /** STORE_MAX_SIZE_MB in bytes: past it commits fail with SQLITE_FULL (sqlite-size-cap.ts). Unset: no cap. */
+  maxSizeBytes?: number;
 }
 
 /**
@@ -44,6 +48,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   db.pragma('foreign_keys = OFF');
   // A WAL rewound after a checkpoint is cut back to this size rather than kept at its peak.
   db.pragma(`journal_size_limit = ${WAL_LIMIT_BYTES}`);
+  const maxPageCount = options.maxSizeBytes === undefined ? undefined : capDatabaseSize(db, options.maxSizeBytes);
   migrate(db);
   // Outside the migrations: scratch space for the readiness probe, never read.
   db.exec('CREATE TABLE IF NOT EXISTS write_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL)');
@@ -51,7 +56,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   const checkpointer =
     options.path === ':memory:' || options.checkpointIntervalMs === 0
       ? undefined
-      : startCheckpointer(options.path, { intervalMs: options.checkpointIntervalMs ?? 1000, walLimitBytes: WAL_LIMIT_BYTES }, (detail) => {
+      : startCheckpointer(options.path, { intervalMs: options.checkpointIntervalMs ?? 1000, walLimitBytes: WAL_LIMIT_BYTES, ...(maxPageCount ? { maxPageCount } : {}) }, (detail) => {
           options.onCheckpointFailure?.(detail);
         });
   if (checkpointer) db.pragma('wal_autocheckpoint = 10000');
@@ -289,6 +294,14 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
           const free = fs.bavail * fs.bsize;
           if (free < MIN_FREE_BYTES) {
             throw Object.assign(new Error(`${free} bytes free next to the database; at least ${MIN_FREE_BYTES} needed`), { code: 'SQLITE_FULL' });
+          }
+        }
+        // Under the cap the probe below would pass while batches fail: one small row fits in a page
+        // the table already has. So the room left is checked as the disk's is.
+        if (maxPageCount !== undefined) {
+          const room = roomUnderCap(db);
+          if (room < MIN_FREE_BYTES) {
+            throw Object.assign(new Error(`${room} bytes left under STORE_MAX_SIZE_MB; at least ${MIN_FREE_BYTES} needed`), { code: 'SQLITE_FULL' });
           }
         }
         if (writeFailure === undefined) {

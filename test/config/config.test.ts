@@ -47,6 +47,7 @@ describe('loadConfig refuses a bad configuration, naming the variable', () => {
     ['a dedup retention below 8 days (Capillary retries for 7)', { ...BASE, DEDUP_RETENTION_HOURS: '191' }, 'DEDUP_RETENTION_HOURS'],
     ['a profile dataset without its schema', { ...BASE, AEP_PROFILE_DATASET_ID: 'ds-p' }, 'AEP_PROFILE_SCHEMA_ID'],
     ['an unknown LOG_LEVEL', { ...BASE, LOG_LEVEL: 'verbose' }, 'LOG_LEVEL'],
+    ['a STORE_MAX_SIZE_MB under 4 (readiness wants 2 MB of room under it)', { ...BASE, STORE_MAX_SIZE_MB: '3' }, 'STORE_MAX_SIZE_MB'],
     ['a STORE_URL of an unknown kind', { ...BASE, STORE_URL: 'mysql://db/relay' }, 'STORE_URL'],
     ['TRUST_PROXY=true (believes any forged X-Forwarded-For)', { ...BASE, TRUST_PROXY: 'true' }, 'TRUST_PROXY'],
     ['a TRUST_PROXY entry that is no address', { ...BASE, TRUST_PROXY: '10.0.0.1,proxy.internal' }, 'TRUST_PROXY'],
@@ -97,6 +98,13 @@ describe('TRUST_PROXY', () => {
     expect(typeof hops).toBe('function');
     if (typeof hops !== 'function') return;
     expect([0, 1, 2].map((hop) => hops('203.0.113.9', hop))).toEqual([true, true, false]);
+  });
+});
+
+describe('the store size cap', () => {
+  it('is off unless STORE_MAX_SIZE_MB is set, and is handed to the store in bytes', () => {
+    expect(loadConfig(BASE).store.maxSizeBytes).toBeUndefined();
+    expect(loadConfig({ ...BASE, STORE_MAX_SIZE_MB: '512' }).store.maxSizeBytes).toBe(512 * 1024 * 1024);
   });
 });
 
