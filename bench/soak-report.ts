@@ -5,6 +5,9 @@ import type { ProcessRecord } from './soak-relay.js';
 export interface SoakFigures {
   store: string;
   minutes: number;
+  /** How long the load actually ran (a fault that began in the last minute runs to its end). */
+  loadSeconds: number;
+  faultEverySeconds: number;
   startedAt: number;
   rate: number;
   senders: number;
@@ -39,9 +42,9 @@ export function renderSoak(f: SoakFigures): string {
   const last = f.processes[f.processes.length - 1];
   const rows: Array<[string, string]> = [
     ['store', f.store],
-    ['minutes under load', String(f.minutes)],
+    ['minutes under load', `${f.minutes} (load ran ${f.loadSeconds.toFixed(0)} s)`],
     ['load', `${f.rate} webhooks/s from the Capillary samples, unique event ids, ${f.senders} senders, each retried until 202`],
-    ['faults', `${f.faults.length}, one a minute: ${list(countBy(f.faults.map((x) => x.kind)))}`],
+    ['faults', `${f.faults.length}, one every ${f.faultEverySeconds} s: ${list(countBy(f.faults.map((x) => x.kind)))}`],
     ['webhooks issued', num(f.issued)],
     ['acknowledged (202)', num(f.acknowledged)],
     ['delivered (accepted by the fake Adobe, by _id)', num(f.delivered)],

@@ -15,12 +15,12 @@ import { parseArgs } from 'node:util';
 import { databaseUrl, startPostgresServer, type PostgresServer } from '../support/postgres-server.js';
 import { scratch } from './context.js';
 import { startFastIms } from './fake-adobe-fast.js';
-import { relayEnv } from './processes.js';
+import { relayEnv, sampleProcess } from './processes.js';
 import { ROOT, loadSamples } from './samples.js';
 import { startSoakDcs } from './soak-adobe.js';
 import { attributeRepeats, injectFault, rotation, type FaultRecord } from './soak-faults.js';
 import { startSoakLoad } from './soak-load.js';
-import { startSoakRelay, type SoakRelay } from './soak-relay.js';
+import { openFds, startSoakRelay, type SoakRelay } from './soak-relay.js';
 import { renderSoak } from './soak-report.js';
 import pg from 'pg';
 
@@ -86,8 +86,9 @@ async function main(): Promise<number> {
     const faults: FaultRecord[] = [];
     const kinds = rotation(store === 'postgres');
     const progress = setInterval(() => {
-      const p = running.processes[running.processes.length - 1]!;
-      log(`issued ${load.issued()}, acknowledged ${load.acknowledged.size}, delivered ${dcs.firstAccepted.size}, repeats ${dcs.repeats.length}, relay pid ${p.pid}`);
+      const pid = running.processes[running.processes.length - 1]!.pid;
+      const rss = sampleProcess(pid)?.rssMb.toFixed(1) ?? 'n/a';
+      log(`issued ${load.issued()}, acknowledged ${load.acknowledged.size}, delivered ${dcs.firstAccepted.size}, repeats ${dcs.repeats.length}, relay pid ${pid} RSS ${rss} MB fds ${openFds(pid)}`);
     }, 60_000);
 
     for (let k = 0; startedAt + FIRST_FAULT_AFTER_MS + k * faultEveryMs < loadEndsAt; k += 1) {
@@ -118,6 +119,8 @@ async function main(): Promise<number> {
     const report = renderSoak({
       store,
       minutes,
+      loadSeconds: (drainStart - startedAt) / 1000,
+      faultEverySeconds: faultEveryMs / 1000,
       startedAt,
       rate,
       senders,
