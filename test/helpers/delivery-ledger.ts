@@ -115,7 +115,7 @@ export function owedMessageKeys(env: Record<string, string>, bodies: Iterable<un
   const { mapping } = loadConfig(env);
   const outs: OutboundMessage[] = [];
   for (const body of bodies) {
-    const normalized = normalizeEnvelope(body, 0);
+    const normalized = normalizeEnvelope(body, Date.now());
     if (!normalized.ok) throw new Error(`not an event: ${JSON.stringify(body).slice(0, 80)}`);
     outs.push(...mapEvent(normalized.event, mapping).messages);
   }
@@ -127,7 +127,7 @@ export function owedMessageKeys(env: Record<string, string>, bodies: Iterable<un
     (superseded ? owed.optional : owed.required).add(messageKey(o.message));
   }
   for (const body of unanswered) {
-    const normalized = normalizeEnvelope(body, 0);
+    const normalized = normalizeEnvelope(body, Date.now());
     if (normalized.ok) for (const o of mapEvent(normalized.event, mapping).messages) owed.optional.add(messageKey(o.message));
   }
   return owed;
