@@ -1,7 +1,7 @@
 import { request, type Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import { ConfigError } from '../errors.js';
-import type { ClaimedMessage, MessageOutcome, RetryReason, Sink } from '../delivery/types.js';
+import type { ClaimedMessage, MessageOutcome, RequestMeta, RetryReason, Sink } from '../delivery/types.js';
 import type { Metrics } from '../ops/metrics.js';
 import { recordAdobeAnswer, urlAttributes, withClientSpan } from '../tracing/spans.js';
 import { entryOutcome, errorCode, errorMessage, isRecord, parseJson, problemDetail } from './dcs-response.js';
@@ -64,9 +64,11 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
 }
 
 type Item = { index: number; message: ClaimedMessage };
-type Attempt =
+type Answer =
   | { kind: 'response'; status: number; headers: Dispatcher.ResponseData['headers']; text: string }
   | { kind: 'failure'; reason: 'network' | 'timeout'; detail: string };
+/** An answer with when the request started and how long it took (the attempt history, issue 14). */
+type Attempt = Answer & { at: number; durationMs: number };
 
 interface SendContext {
   token: string | undefined;
@@ -101,6 +103,13 @@ export function createAepSink(deps: AepSinkDeps): Sink {
   }
 
   async function postOnce(body: string, ctx: SendContext): Promise<Attempt> {
+    const at = Date.now();
+    const startedAt = performance.now();
+    const answer = await postUntimed(body, ctx);
+    return { ...answer, at, durationMs: performance.now() - startedAt };
+  }
+
+  async function postUntimed(body: string, ctx: SendContext): Promise<Answer> {
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
     if (ctx.token !== undefined) headers.authorization = `Bearer ${ctx.token}`;
     if (deps.flowId) headers['x-adobe-flow-id'] = deps.flowId;
@@ -138,18 +147,21 @@ export function createAepSink(deps: AepSinkDeps): Sink {
     for (const item of items) ctx.outcomes[item.index] = make(item);
   }
 
-  function retryAll(ctx: SendContext, items: Item[], reason: RetryReason, detail: string, retryAfterMs?: number): void {
+  function retryAll(ctx: SendContext, items: Item[], reason: RetryReason, detail: string, retryAfterMs?: number, request?: RequestMeta): void {
     log.warn({ inletId, reason, detail, messages: items.length, retryAfterMs }, 'AEP delivery will be retried');
-    settle(ctx, items, ({ message }) =>
-      retryAfterMs === undefined
-        ? { id: message.id, outcome: 'retry', reason, detail }
-        : { id: message.id, outcome: 'retry', reason, detail, retryAfterMs },
-    );
+    settle(ctx, items, ({ message }) => ({
+      id: message.id,
+      outcome: 'retry',
+      reason,
+      detail,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      ...(request ? { request } : {}),
+    }));
   }
 
-  function reject(ctx: SendContext, item: Item, reason: string, detail: string): void {
+  function reject(ctx: SendContext, item: Item, reason: string, detail: string, request?: RequestMeta): void {
     log.error({ inletId, messageId: item.message.id, eventId: item.message.eventId, reason, detail }, 'AEP rejected message');
-    ctx.outcomes[item.index] = { id: item.message.id, outcome: 'rejected', reason, detail };
+    ctx.outcomes[item.index] = { id: item.message.id, outcome: 'rejected', reason, detail, ...(request ? { request } : {}) };
   }
 
   async function split(items: Item[], ctx: SendContext): Promise<void> {
@@ -165,21 +177,22 @@ export function createAepSink(deps: AepSinkDeps): Sink {
     if (items.length > 1 && Buffer.byteLength(body) > maxBytes) return split(items, ctx);
 
     const attempt = await post(body, ctx, items.length);
-    if (attempt.kind === 'failure') return retryAll(ctx, items, attempt.reason, attempt.detail);
+    const request: RequestMeta = { at: attempt.at, durationMs: attempt.durationMs, status: attempt.kind === 'response' ? attempt.status : null, batchSize: items.length };
+    if (attempt.kind === 'failure') return retryAll(ctx, items, attempt.reason, attempt.detail, undefined, request);
     const { status, headers, text } = attempt;
     const json = parseJson(text);
 
     if (status === 200 || status === 207) {
       if (ctx.token !== undefined) deps.tokenProvider?.accepted(ctx.token);
-      return settleEntries(items, status, json, ctx);
+      return settleEntries(items, status, json, ctx, request);
     }
     if (status === 400) {
       if (items.length > 1) return split(items, ctx);
-      return reject(ctx, items[0]!, 'invalid_xdm', problemDetail(status, json, text));
+      return reject(ctx, items[0]!, 'invalid_xdm', problemDetail(status, json, text), request);
     }
     if (status === 413) {
       if (items.length > 1) return split(items, ctx);
-      return reject(ctx, items[0]!, 'too_large', problemDetail(status, json, text));
+      return reject(ctx, items[0]!, 'too_large', problemDetail(status, json, text), request);
     }
     if (status === 401 || status === 403) {
       if (deps.tokenProvider && !ctx.authRefreshed && ctx.token !== undefined) {
@@ -191,24 +204,26 @@ export function createAepSink(deps: AepSinkDeps): Sink {
         ctx.token = token;
         return sendItems(items, ctx);
       }
-      return retryAll(ctx, items, 'auth', problemDetail(status, json, text));
+      return retryAll(ctx, items, 'auth', problemDetail(status, json, text), undefined, request);
     }
-    if (status === 429) return retryAll(ctx, items, 'http_429', problemDetail(status, json, text), parseRetryAfter(headers['retry-after']));
-    if (status >= 500) return retryAll(ctx, items, 'http_5xx', problemDetail(status, json, text));
+    if (status === 429) return retryAll(ctx, items, 'http_429', problemDetail(status, json, text), parseRetryAfter(headers['retry-after']), request);
+    if (status >= 500) return retryAll(ctx, items, 'http_5xx', problemDetail(status, json, text), undefined, request);
     // Any other answer (404 unknown inlet, 3xx, ...) is the inlet's configuration, not the message's fault.
-    return retryAll(ctx, items, 'http_4xx', problemDetail(status, json, text));
+    return retryAll(ctx, items, 'http_4xx', problemDetail(status, json, text), undefined, request);
   }
 
-  function settleEntries(items: Item[], status: number, json: unknown, ctx: SendContext): void {
+  function settleEntries(items: Item[], status: number, json: unknown, ctx: SendContext, request: RequestMeta): void {
     const responses = isRecord(json) && Array.isArray(json.responses) ? (json.responses as unknown[]) : undefined;
     // Nothing to read by position: Adobe may have ingested some, but re-sending is the safe side.
-    if (!responses) return retryAll(ctx, items, 'http_5xx', `HTTP ${status} without responses[]`);
+    if (!responses) return retryAll(ctx, items, 'http_5xx', `HTTP ${status} without responses[]`, undefined, request);
     const retries = new Map<RetryReason, Item[]>();
     let delivered = 0;
     items.forEach((item, position) => {
-      const outcome = entryOutcome(item.message.id, responses[position]);
-      if (outcome.outcome === 'rejected') return reject(ctx, item, outcome.reason, outcome.detail);
-      ctx.outcomes[item.index] = outcome;
+      const entry = responses[position];
+      const outcome = entryOutcome(item.message.id, entry);
+      if (outcome.outcome === 'rejected') return reject(ctx, item, outcome.reason, outcome.detail, request);
+      const xactionId = isRecord(entry) && typeof entry.xactionId === 'string' ? entry.xactionId : undefined;
+      ctx.outcomes[item.index] = { ...outcome, request: xactionId === undefined ? request : { ...request, xactionId } };
       if (outcome.outcome === 'delivered') delivered += 1;
       else retries.set(outcome.reason, [...(retries.get(outcome.reason) ?? []), item]);
     });

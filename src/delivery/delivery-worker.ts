@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { Metrics } from '../ops/metrics.js';
+import type { AttemptDetail } from '../store/console-types.js';
 import type { Settlement, Store } from '../store/types.js';
 import { recordSettlements, withBatchSpan } from '../tracing/delivery-spans.js';
 import { retryDelayMs } from './backoff.js';
@@ -58,6 +59,17 @@ export function createDeliveryWorker(deps: {
   let unsubscribe: (() => void) | undefined;
 
   const toSettlement = (message: ClaimedMessage, outcome: MessageOutcome, at: number): Settlement => {
+    const settlement = settlementOf(message, outcome, at);
+    if (!outcome.request || settlement.outcome === 'release') return settlement;
+    // The message's attempt history (issue 14): Adobe's xactionId on success, its answer otherwise.
+    const { request } = outcome;
+    const attempt: AttemptDetail = { at: request.at, durationMs: request.durationMs, status: request.status, batchSize: request.batchSize };
+    if (request.xactionId !== undefined) attempt.xactionId = request.xactionId;
+    if (outcome.outcome !== 'delivered') attempt.error = outcome.detail;
+    return { ...settlement, attempt };
+  };
+
+  const settlementOf = (message: ClaimedMessage, outcome: MessageOutcome, at: number): Settlement => {
     switch (outcome.outcome) {
       case 'delivered':
         metrics.messagesDelivered.inc({ kind: message.kind });

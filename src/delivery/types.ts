@@ -18,10 +18,24 @@ export interface ClaimedMessage {
 /** What happened to one message in one attempt. Retry reasons are metric labels: keep them stable. */
 export type RetryReason = 'http_429' | 'http_5xx' | 'network' | 'timeout' | 'auth' | 'http_4xx';
 
-export type MessageOutcome =
+/** The request a message's outcome came from, for the message's attempt history (issue 14). */
+export interface RequestMeta {
+  /** Epoch ms when the request started. */
+  at: number;
+  durationMs: number;
+  /** Adobe's HTTP status; null for a network error or timeout. */
+  status: number | null;
+  /** Messages in that request. */
+  batchSize: number;
+  /** Adobe's transaction id for this message (delivered only). */
+  xactionId?: string;
+}
+
+export type MessageOutcome = (
   | { id: number; outcome: 'delivered' }
   | { id: number; outcome: 'rejected'; reason: string; detail: string }
-  | { id: number; outcome: 'retry'; reason: RetryReason; detail: string; retryAfterMs?: number };
+  | { id: number; outcome: 'retry'; reason: RetryReason; detail: string; retryAfterMs?: number }
+) & { request?: RequestMeta };
 
 /**
  * Where delivered messages go: the AEP streaming client, or the dry-run file.

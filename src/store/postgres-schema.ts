@@ -49,6 +49,30 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
    );`,
   // 2: the intake span's W3C traceparent, so a delivery (however much later) links to it (issue 15).
   `ALTER TABLE events ADD COLUMN trace_parent TEXT;`,
+  // 3: the operator console (issue 14): events searchable by customer (and route, issue 13), newest
+  // first; every delivery attempt kept per message (the newest ATTEMPTS_KEPT_PER_MESSAGE).
+  `ALTER TABLE events ADD COLUMN customer_id TEXT COLLATE "C";
+   ALTER TABLE events ADD COLUMN route TEXT COLLATE "C";
+   CREATE INDEX events_customer ON events (customer_id, received_at) WHERE customer_id IS NOT NULL;
+   CREATE INDEX events_route ON events (route, received_at) WHERE route IS NOT NULL;
+   CREATE INDEX events_name_received ON events (event_name, received_at, event_id);
+   CREATE INDEX events_received_id ON events (received_at, event_id);
+   CREATE INDEX messages_dead_reason ON messages (dead_reason, settled_at) WHERE state = 'dead';
+   CREATE TABLE delivery_attempts (
+     id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+     message_id  BIGINT NOT NULL,
+     event_id    TEXT COLLATE "C" NOT NULL,
+     at          BIGINT NOT NULL,
+     duration_ms INTEGER NOT NULL,
+     status      INTEGER,
+     batch_size  INTEGER NOT NULL,
+     outcome     TEXT NOT NULL,
+     xaction_id  TEXT,
+     error       TEXT
+   );
+   CREATE INDEX delivery_attempts_message ON delivery_attempts (message_id, id);
+   CREATE INDEX delivery_attempts_event ON delivery_attempts (event_id);
+   CREATE INDEX delivery_attempts_delivered_at ON delivery_attempts (at) WHERE outcome = 'delivered';`,
 ];
 
 /**

@@ -20,8 +20,8 @@ const SUPERSEDED = `(m.profile_key IS NOT NULL AND EXISTS (SELECT 1 FROM profile
   WHERE w.profile_key = m.profile_key AND w.newest_created_at > m.source_created_at))`;
 
 export const SQL = {
-  insertEvent: `INSERT INTO events (event_id, event_name, envelope, created_at, received_at, mapping_status, payload, trace_parent)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (event_id) DO NOTHING`,
+  insertEvent: `INSERT INTO events (event_id, event_name, envelope, created_at, received_at, mapping_status, payload, trace_parent, customer_id)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (event_id) DO NOTHING`,
   insertMessages: `INSERT INTO messages (event_id, kind, body, state, next_attempt_at, accepted_at, dead_reason, profile_key, source_created_at)`,
   upsertWatermark: `INSERT INTO profile_watermarks AS w (profile_key, newest_created_at) VALUES ($1, $2)
                     ON CONFLICT (profile_key) DO UPDATE SET newest_created_at = GREATEST(w.newest_created_at, EXCLUDED.newest_created_at)

@@ -7,6 +7,8 @@ import type { ClaimedMessage } from '../delivery/types.js';
 import { StoreUnavailableError } from '../errors.js';
 import type { MessageKind } from '../mapping/types.js';
 import { createCommitQueue, type PendingAccept } from './commit-queue.js';
+import { customerIdOfEvent } from './console-rows.js';
+import { createPostgresConsole, pruneAttemptsPostgres, recordAttemptsPostgres } from './postgres-console.js';
 import { createListener, WORK_CHANNEL } from './postgres-listener.js';
 import { migratePostgres } from './postgres-schema.js';
 import { insertMessages, settleAll, SQL, type ClaimRow } from './postgres-sql.js';
@@ -141,7 +143,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     for (const { event, mapping, payload, traceParent } of inputs) {
       // ON CONFLICT waits for a replica's uncommitted insert of the same id, then answers duplicate.
       const inserted = await client.query(SQL.insertEvent, [
-        event.eventId, event.eventName, event.envelope, event.createdAt ?? null, event.receivedAt, mapping.status, payload, traceParent ?? null,
+        event.eventId, event.eventName, event.envelope, event.createdAt ?? null, event.receivedAt, mapping.status, payload, traceParent ?? null, customerIdOfEvent(event),
       ]);
       if (inserted.rowCount === 0) results.push({ outcome: 'duplicate' });
       else results.push({ outcome: 'accepted', skippedProfiles: await insertMessages(client, event.eventId, mapping, event.receivedAt) });
@@ -184,6 +186,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
 
   return {
     backend: 'postgres',
+    ...createPostgresConsole(pool, run),
 
     acceptEvent(input) {
       if (closed) return Promise.reject(new StoreUnavailableError(new Error('store closed')));
@@ -213,7 +216,10 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     settle(owner, settlements, now) {
       return run(async () => {
         if (settlements.length === 0) return;
-        await tx((client) => settleAll(client, withoutNul(owner), cleanSettlements(settlements), now));
+        await tx(async (client) => {
+          await settleAll(client, withoutNul(owner), cleanSettlements(settlements), now);
+          await recordAttemptsPostgres(client, settlements);
+        });
       });
     },
 
@@ -320,6 +326,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
           await client.query(`SET LOCAL statement_timeout = ${PRUNE_TIMEOUT_MS}`);
           const long = (text: string) => ({ text, values: [olderThan], query_timeout: PRUNE_TIMEOUT_MS }) as pg.QueryConfig;
           const messages = (await client.query(long(SQL.pruneMessages))).rowCount ?? 0;
+          await pruneAttemptsPostgres(client, olderThan);
           const events = (await client.query(long(SQL.pruneEvents))).rowCount ?? 0;
           return { events, messages };
         }),

@@ -11,6 +11,8 @@ import { startCheckpointer, WAL_LIMIT_BYTES } from './sqlite-checkpointer.js';
 import { capDatabaseSize, roomUnderCap } from './sqlite-size-cap.js';
 import { cleanMapping, cleanNewEvent, cleanSettlements, withoutNul } from './text.js';
 import type { AcceptResult, Settlement, Store } from './types.js';
+import { customerIdOfEvent } from './console-rows.js';
+import { createSqliteConsole } from './sqlite-console.js';
 import { toDeadLetterView, toEventView, toStoredEvent, type EventRow, type MessageRow } from './views.js';
 
 /**
@@ -63,6 +65,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
 
   const work = new EventEmitter();
   const sql = prepareStatements(db);
+  const consoleSql = createSqliteConsole(db);
   let closed = false;
   /** Why the last write failed (SQLITE_FULL, SQLITE_IOERR...), until a write succeeds again. */
   let writeFailure: string | undefined;
@@ -107,7 +110,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     group.map(({ input }) => {
       const { event } = input;
       const inserted = sql.insertEvent.run(
-        event.eventId, event.eventName, event.envelope, event.createdAt ?? null, event.receivedAt, input.mapping.status, input.payload, input.traceParent ?? null,
+        event.eventId, event.eventName, event.envelope, event.createdAt ?? null, event.receivedAt, input.mapping.status, input.payload, input.traceParent ?? null, customerIdOfEvent(event),
       );
       if (inserted.changes === 0) return { outcome: 'duplicate' };
       return { outcome: 'accepted', skippedProfiles: insertMessages(event.eventId, input.mapping, event.receivedAt) };
@@ -158,6 +161,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       else if (s.outcome === 'release') sql.release.run(s.nextAttemptAt, s.id, owner);
       else sql.settleDead.run(s.reason, s.error, now, s.id, owner);
     }
+    consoleSql.recordAttempts(settlements);
   });
 
   const claim = db.transaction((owner: string, now: number, leaseUntil: number, limit: number) =>
@@ -188,12 +192,22 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
 
   const pruneTx = db.transaction((olderThan: number) => {
     const messages = sql.pruneMessages.run(olderThan).changes;
+    consoleSql.pruneAttempts(olderThan);
     const events = sql.pruneEvents.run(olderThan).changes;
     return { events, messages };
   });
 
+  const consoleQuery = <K extends keyof typeof consoleSql.queries>(name: K) =>
+    ((...args: unknown[]) => guard(() => (consoleSql.queries[name] as (...a: unknown[]) => unknown)(...args))) as unknown as Store[K];
+
   return {
     backend: 'sqlite',
+    searchEvents: consoleQuery('searchEvents'),
+    listAttempts: consoleQuery('listAttempts'),
+    deadLetterGroups: consoleQuery('deadLetterGroups'),
+    listDeadLettersFiltered: consoleQuery('listDeadLettersFiltered'),
+    countDeadLetters: consoleQuery('countDeadLetters'),
+    activity: consoleQuery('activity'),
 
     acceptEvent(input) {
       if (closed) return Promise.reject(new StoreUnavailableError(new Error('store closed')));
@@ -358,8 +372,8 @@ const SUPERSEDED = `(profile_key IS NOT NULL AND EXISTS (SELECT 1 FROM profile_w
 function prepareStatements(db: Database.Database) {
   return {
     insertEvent: db.prepare(
-      `INSERT INTO events (event_id, event_name, envelope, created_at, received_at, mapping_status, payload, trace_parent)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
+      `INSERT INTO events (event_id, event_name, envelope, created_at, received_at, mapping_status, payload, trace_parent, customer_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
     ),
     insertMessage: db.prepare(
       `INSERT INTO messages (event_id, kind, body, state, next_attempt_at, accepted_at, dead_reason, profile_key, source_created_at)

@@ -1,6 +1,7 @@
 import type { CapillaryEvent } from '../ingest/capillary-event.js';
 import type { ClaimedMessage } from '../delivery/types.js';
 import type { MappingResult, MappingStatus, MessageKind } from '../mapping/types.js';
+import type { AttemptDetail, ConsoleQueries } from './console-types.js';
 
 /**
  * The durable store behind the relay: events (for deduplication, replay and the admin API) and
@@ -28,10 +29,11 @@ export interface NewEvent {
 
 export type AcceptResult = { outcome: 'accepted'; skippedProfiles: number } | { outcome: 'duplicate' };
 
+/** `attempt`: what the delivery attempt looked like, kept in the message's history (console-types.ts). */
 export type Settlement =
-  | { id: number; outcome: 'delivered' }
-  | { id: number; outcome: 'retry'; nextAttemptAt: number; error: string }
-  | { id: number; outcome: 'dead'; reason: string; error: string }
+  | { id: number; outcome: 'delivered'; attempt?: AttemptDetail }
+  | { id: number; outcome: 'retry'; nextAttemptAt: number; error: string; attempt?: AttemptDetail }
+  | { id: number; outcome: 'dead'; reason: string; error: string; attempt?: AttemptDetail }
   /** Gives a claimed message back unsent (e.g. the circuit opened): no attempt is counted. */
   | { id: number; outcome: 'release'; nextAttemptAt: number };
 
@@ -90,7 +92,7 @@ export interface ReplayFilter {
   afterEventId?: string;
 }
 
-export interface Store {
+export interface Store extends ConsoleQueries {
   readonly backend: 'sqlite' | 'postgres';
   /** Commits the event and its messages atomically; resolves only once durable. */
   acceptEvent(input: NewEvent): Promise<AcceptResult>;

@@ -10,6 +10,7 @@ import type { Store } from '../../src/store/types.js';
 import { createDatabase, createTestDatabase, startPostgresServer, type PostgresServer } from '../helpers/postgres.js';
 import { capillaryEvent, describeStoreContract, mapped, outbound } from './store-contract.js';
 import { describeStoreDataEdges } from './store-contract-data-edges.js';
+import { describeStoreConsole } from './store-contract-console.js';
 
 const logger = pino({ level: 'silent' });
 const T0 = 1_750_000_000_000;
@@ -36,6 +37,7 @@ function nextWake(store: Store, timeoutMs: number): Promise<number> {
 
 describeStoreContract('PostgreSQL', { open: async () => open(await createTestDatabase()) });
 describeStoreDataEdges('PostgreSQL', { open: async () => open(await createTestDatabase()) });
+describeStoreConsole('PostgreSQL', { open: async () => open(await createTestDatabase()) });
 
 describe('PostgreSQL store: several replicas on one database', () => {
   let url: string;

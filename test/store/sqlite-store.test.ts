@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createSqliteStore } from '../../src/store/sqlite-store.js';
 import { capillaryEvent, describeStoreContract, mapped, outbound } from './store-contract.js';
 import { describeStoreDataEdges } from './store-contract-data-edges.js';
+import { describeStoreConsole } from './store-contract-console.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'relay-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -12,6 +13,7 @@ let n = 0;
 
 describeStoreContract('SQLite', { open: async () => createSqliteStore({ path: join(dir, `contract-${++n}.db`), synchronous: 'full' }) });
 describeStoreDataEdges('SQLite', { open: async () => createSqliteStore({ path: join(dir, `edges-${++n}.db`), synchronous: 'full' }) });
+describeStoreConsole('SQLite', { open: async () => createSqliteStore({ path: join(dir, `console-${++n}.db`), synchronous: 'full' }) });
 
 describe('SQLite store specifics', () => {
   it('keeps committed events across a reopen of the same file (WAL)', async () => {

@@ -1,0 +1,131 @@
+import { ATTEMPTS_KEPT_PER_MESSAGE, decodeCursor, type DeadLetterFilter, type EventSearch } from './console-types.js';
+
+/**
+ * The console's queries (issue 14), written once for both stores: the SQL is the same in SQLite and
+ * PostgreSQL but for placeholders, which `Params` writes as `?` or `$n`.
+ */
+export class Params {
+  readonly values: unknown[] = [];
+  constructor(private readonly style: 'sqlite' | 'postgres') {}
+  /** Adds a value and returns its placeholder. */
+  add(value: unknown): string {
+    this.values.push(value);
+    return this.style === 'sqlite' ? '?' : `$${this.values.length}`;
+  }
+}
+
+const messagesIn = (states: string) => `SELECT 1 FROM messages m WHERE m.event_id = e.event_id AND m.state IN (${states})`;
+
+/** An event's state derived from its messages, as src/store/views.ts derives it for one event. */
+export const EVENT_STATE_SQL = `CASE WHEN e.mapping_status = 'unmapped' THEN 'unmapped'
+  WHEN EXISTS (${messagesIn("'pending', 'in_flight'")}) THEN 'pending'
+  WHEN EXISTS (${messagesIn("'dead'")}) THEN 'dead'
+  WHEN EXISTS (${messagesIn("'delivered'")}) THEN 'delivered'
+  ELSE 'no_output' END`;
+
+export interface SearchRow {
+  event_id: string;
+  event_name: string;
+  customer_id: string | null;
+  route: string | null;
+  received_at: number | string;
+  state: string;
+}
+
+/**
+ * Newest first, keyset-paged on (received_at, event_id). Rare states (pending, dead, unmapped) are
+ * found from their own partial indexes; common ones by walking events newest first.
+ */
+export function searchEventsSql(search: EventSearch, params: Params): string | undefined {
+  const where: string[] = [];
+  if (search.text !== undefined) {
+    where.push(`(e.event_id = ${params.add(search.text)} OR e.customer_id = ${params.add(search.text)})`);
+  }
+  if (search.eventName !== undefined) where.push(`e.event_name = ${params.add(search.eventName)}`);
+  if (search.from !== undefined) where.push(`e.received_at >= ${params.add(search.from)}`);
+  if (search.to !== undefined) where.push(`e.received_at < ${params.add(search.to)}`);
+  if (search.before !== undefined) {
+    const cursor = decodeCursor(search.before);
+    if (!cursor) return undefined;
+    where.push(`(e.received_at, e.event_id) < (${params.add(cursor.receivedAt)}, ${params.add(cursor.eventId)})`);
+  }
+  switch (search.state) {
+    case undefined:
+      break;
+    case 'unmapped':
+      where.push(`e.mapping_status = 'unmapped'`);
+      break;
+    case 'pending':
+      where.push(`e.event_id IN (SELECT event_id FROM messages WHERE state IN ('pending', 'in_flight'))`);
+      break;
+    case 'dead':
+      where.push(`e.event_id IN (SELECT event_id FROM messages WHERE state = 'dead') AND NOT EXISTS (${messagesIn("'pending', 'in_flight'")})`);
+      break;
+    default:
+      where.push(`e.mapping_status <> 'unmapped' AND (${EVENT_STATE_SQL}) = ${params.add(search.state)}`);
+  }
+  return `SELECT e.event_id, e.event_name, e.customer_id, e.route, e.received_at, ${EVENT_STATE_SQL} AS state
+    FROM events e ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+    ORDER BY e.received_at DESC, e.event_id DESC LIMIT ${params.add(search.limit)}`;
+}
+
+function deadWhere(filter: DeadLetterFilter, params: Params): string {
+  const where = [`state = 'dead'`];
+  if (filter.reason !== undefined) where.push(`dead_reason = ${params.add(filter.reason)}`);
+  if (filter.from !== undefined) where.push(`settled_at >= ${params.add(filter.from)}`);
+  if (filter.to !== undefined) where.push(`settled_at < ${params.add(filter.to)}`);
+  return where.join(' AND ');
+}
+
+export function deadLetterGroupsSql(filter: DeadLetterFilter, params: Params): string {
+  return `SELECT dead_reason AS reason, count(*) AS n, min(settled_at) AS oldest, max(settled_at) AS newest
+    FROM messages WHERE ${deadWhere(filter, params)} GROUP BY dead_reason ORDER BY count(*) DESC, dead_reason`;
+}
+
+export function deadLettersSql(filter: DeadLetterFilter & { limit: number; afterId?: number }, params: Params): string {
+  const where = deadWhere(filter, params);
+  return `SELECT * FROM messages WHERE ${where} AND id > ${params.add(filter.afterId ?? 0)} ORDER BY id LIMIT ${params.add(filter.limit)}`;
+}
+
+export function countDeadLettersSql(filter: DeadLetterFilter, params: Params): string {
+  return `SELECT count(*) AS n FROM messages WHERE ${deadWhere(filter, params)}`;
+}
+
+export function acceptedPerMinuteSql(since: number, until: number, params: Params): string {
+  return `SELECT (received_at / 60000) * 60000 AS minute, count(*) AS n FROM events
+    WHERE received_at >= ${params.add(since)} AND received_at < ${params.add(until)} GROUP BY (received_at / 60000)`;
+}
+
+export function deliveredPerMinuteSql(since: number, until: number, params: Params): string {
+  return `SELECT (at / 60000) * 60000 AS minute, count(*) AS n FROM delivery_attempts
+    WHERE at >= ${params.add(since)} AND at < ${params.add(until)} AND outcome = 'delivered' GROUP BY (at / 60000)`;
+}
+
+export const ATTEMPTS_OF_EVENT = `SELECT * FROM delivery_attempts WHERE event_id = {1} ORDER BY at, id`;
+
+/** Drops a message's attempts beyond the newest ATTEMPTS_KEPT_PER_MESSAGE. */
+export const TRIM_ATTEMPTS = `DELETE FROM delivery_attempts WHERE message_id = {1} AND id <= (
+  SELECT id FROM delivery_attempts WHERE message_id = {2} ORDER BY id DESC LIMIT 1 OFFSET ${ATTEMPTS_KEPT_PER_MESSAGE})`;
+
+/** Attempts of the events prune is about to delete (same condition as the events prune). */
+export const PRUNE_ATTEMPTS = `DELETE FROM delivery_attempts WHERE event_id IN (
+  SELECT event_id FROM events e WHERE e.received_at < {1} AND e.mapping_status <> 'unmapped'
+    AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.event_id = e.event_id))`;
+
+/** `{n}` placeholders as each backend writes them (SQLite: plain `?`, bound in order of appearance). */
+export function placeholders(sql: string, style: 'sqlite' | 'postgres'): string {
+  return sql.replace(/\{(\d)\}/g, (_, n: string) => (style === 'sqlite' ? '?' : `$${n}`));
+}
+
+export interface AttemptRow {
+  id: number | string;
+  message_id: number | string;
+  event_id: string;
+  at: number | string;
+  duration_ms: number;
+  status: number | null;
+  batch_size: number;
+  outcome: string;
+  xaction_id: string | null;
+  error: string | null;
+}
