@@ -11,6 +11,7 @@ import listenersPlugin from './http/listeners.js';
 import { SHARED_SCHEMAS } from './http/schemas.js';
 import webhookRoute from './ingest/webhook-route.js';
 import adminRoutes from './ops/admin-routes.js';
+import consolePlugin from './ops/console-plugin.js';
 import healthRoutes from './ops/health-routes.js';
 import metricsPlugin from './ops/metrics-plugin.js';
 import storePlugin from './store/store-plugin.js';
@@ -89,6 +90,7 @@ async function relayApp(app: FastifyInstance, opts: AppOptions) {
   await app.register(webhookRoute, { config: opts.config, isShuttingDown, ...(opts.now ? { now: opts.now } : {}) });
   await app.register(healthRoutes, { isShuttingDown, ...(opts.now ? { now: opts.now } : {}) });
   await app.register(adminRoutes, { config: opts.config, ...(opts.now ? { now: opts.now } : {}) });
+  await app.register(consolePlugin, { config: opts.config });
 }
 
 // Not encapsulated, so the root instance (server.ts, tests) sees `store`, `sink` and `metrics`.

@@ -253,8 +253,10 @@ export function createAepSink(deps: AepSinkDeps): Sink {
     }
   }
 
+  const tokenProvider = deps.tokenProvider;
   return {
     name: 'aep',
+    ...(tokenProvider ? { tokenStatus: () => tokenProvider.status() } : {}),
 
     async send(batch, signal) {
       if (batch.length === 0) return [];

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { CONSOLE_SCHEMAS } from './console-schemas.js';
 
 /**
  * Wire shapes of the relay's HTTP API, defined once: routes validate and serialize with them, and
@@ -126,4 +127,4 @@ export const EventReplayResult = Type.Object(
 );
 
 /** Every named schema, registered once with Fastify (and listed in openapi.yaml components). */
-export const SHARED_SCHEMAS = [ErrorBody, WebhookAccepted, Health, Readiness, StoredEventBody, DeadLetterPage, DeadLetterReplayRequest, ReplayCount, EventReplayRequest, EventReplayResult];
+export const SHARED_SCHEMAS = [ErrorBody, WebhookAccepted, Health, Readiness, StoredEventBody, DeadLetterPage, DeadLetterReplayRequest, ReplayCount, EventReplayRequest, EventReplayResult, ...CONSOLE_SCHEMAS];

@@ -11,6 +11,7 @@ import {
   StoredEventBody,
 } from '../http/schemas.js';
 import { createHeaderAuthenticator } from '../ingest/authenticate.js';
+import consoleApi from './console-api.js';
 import { replayEvents } from './replay-events.js';
 
 /** Room for a replay list of 10,000 ids; every other route keeps the small default. */
@@ -31,6 +32,8 @@ export default async function adminRoutes(app: FastifyInstance, opts: { config: 
     if (!authenticate(request.headers.authorization)) return sendError(reply, 401, 'unauthorized', 'Missing or wrong admin bearer token');
     return undefined;
   });
+
+  await app.register(consoleApi, { config: opts.config, now });
 
   app.get<{ Params: { eventId: string } }>(
     '/admin/events/:eventId',

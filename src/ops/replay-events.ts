@@ -2,7 +2,24 @@ import { normalizeEnvelope } from '../ingest/envelope.js';
 import { withExactEventIds } from '../ingest/exact-event-id.js';
 import { mapEvent } from '../mapping/map-event.js';
 import type { MappingOptions } from '../mapping/types.js';
-import type { ReplayFilter, Store } from '../store/types.js';
+import type { MappingResult } from '../mapping/types.js';
+import type { ReplayFilter, Store, StoredEvent } from '../store/types.js';
+
+function mapBody(body: unknown, stored: StoredEvent, options: MappingOptions): MappingResult {
+  const normalized = normalizeEnvelope(withExactEventIds(body, stored.payload), stored.receivedAt);
+  return normalized.ok ? mapEvent(normalized.event, options) : { status: 'unmapped', messages: [], warnings: [] };
+}
+
+/** A stored event mapped again from its raw payload with today's mapper (what a replay would queue). */
+export function remapStored(stored: StoredEvent, options: MappingOptions): MappingResult {
+  let body: unknown;
+  try {
+    body = JSON.parse(stored.payload);
+  } catch {
+    return { status: 'unmapped', messages: [], warnings: ['the stored payload is not JSON'] };
+  }
+  return mapBody(body, stored, options);
+}
 
 /**
  * Re-maps stored events from their raw payload with today's mapper and queues what it produces:
@@ -22,8 +39,7 @@ export async function replayEvents(deps: { store: Store; mapping: MappingOptions
       stillUnmapped += 1;
       continue;
     }
-    const normalized = normalizeEnvelope(withExactEventIds(body, stored.payload), stored.receivedAt);
-    const mapping = normalized.ok ? mapEvent(normalized.event, deps.mapping) : { status: 'unmapped' as const, messages: [], warnings: [] };
+    const mapping = mapBody(body, stored, deps.mapping);
     if (!(await deps.store.replaceMessages(stored.eventId, mapping, deps.now))) {
       busy += 1;
       continue;

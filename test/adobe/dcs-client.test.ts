@@ -128,7 +128,15 @@ describe('AEP sink against the fake DCS', () => {
     await setup();
     const batch = batchOf(5);
     const out = await send(batch);
-    expect(out).toEqual(batch.map((m) => ({ id: m.id, outcome: 'delivered' })));
+    // Each outcome names its request (for the attempt history) and Adobe's xactionId for the message.
+    expect(out).toEqual(
+      batch.map((m) => ({
+        id: m.id,
+        outcome: 'delivered',
+        request: { at: expect.any(Number), durationMs: expect.any(Number), status: expect.any(Number), batchSize: batch.length, xactionId: expect.stringMatching(/.+/) },
+      })),
+    );
+    expect(new Set(out.map((o) => o.request?.xactionId)).size).toBe(batch.length);
     const req = dcs!.requests[0]!;
     expect(req).toMatchObject({ path: '/collection/batch/inlet-1', batch: true, outcome: 207, messages: 5, auth: 'valid', flowId: 'flow-1' });
     expect(req.contentType).toBe('application/json');
