@@ -1,0 +1,172 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { aepEnv, xdmId } from '../helpers/aep-relay.js';
+import { requireXdmId } from '../helpers/fake-dcs.js';
+import { startFakeDcs, startFakeIms, type FakeDcs, type FakeIms } from '../helpers/fake-adobe.js';
+import { startRelay, type RelayProcess } from '../helpers/relay-process.js';
+import { sampleWithId } from '../helpers/samples.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+/**
+ * The operator console (issue 14) in a real browser against the real relay process and the fake
+ * Adobe: sign in, find events, read a timeline, see a rejected message under its reason, replay it.
+ * Every page is checked for console errors and with axe-core, and screenshotted for the README.
+ */
+const SECRET = 'browser-test-secret-0123456789';
+const ADMIN_TOKEN = 'browser-admin-token-0123456789abcdef0123';
+const CUSTOMER_ID = '387979652'; // the points-issued sample's customer
+const root = join(import.meta.dirname, '..', '..');
+const shots = join(root, 'docs', 'console');
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const dir = mkdtempSync(join(tmpdir(), 'relay-console-'));
+
+let ims: FakeIms;
+let dcs: FakeDcs;
+let relay: RelayProcess;
+let browser: Browser;
+let page: Page;
+const consoleErrors: string[] = [];
+
+beforeAll(async () => {
+  mkdirSync(shots, { recursive: true });
+  ims = await startFakeIms();
+  dcs = await startFakeDcs();
+  relay = await startRelay({
+    ...aepEnv(ims, dcs),
+    CAPILLARY_AUTH_SECRETS: SECRET,
+    ADMIN_TOKEN,
+    STORE_URL: `sqlite:${join(dir, 'relay.db')}`,
+    DELIVERY_LINGER_MS: '0',
+  });
+  browser = await chromium.launch({
+    executablePath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    // playwright-core gives every launch a fresh, throwaway profile (the fresh --user-data-dir toolchain.md asks for).
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
+  page.on('pageerror', (e) => consoleErrors.push(e.message));
+  page.on('response', (r) => {
+    if (r.status() >= 400) consoleErrors.push(`${r.status()} ${r.url()}`);
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await relay?.kill('SIGTERM');
+  await dcs?.close();
+  await ims?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function postEvent(eventId: string): Promise<void> {
+  const res = await request(`${relay.url}/webhooks/capillary`, {
+    method: 'POST',
+    headers: { authorization: SECRET, 'content-type': 'application/json' },
+    body: JSON.stringify(sampleWithId('points-issued', eventId)),
+  });
+  await res.body.text();
+  expect(res.statusCode).toBe(202);
+}
+
+async function eventState(eventId: string): Promise<string | undefined> {
+  const res = await request(`${relay.opsUrl}/admin/events/${encodeURIComponent(eventId)}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  const body = (await res.body.json()) as { state?: string };
+  return body.state;
+}
+
+/** No console errors so far, no serious or critical axe violations, and a screenshot. */
+async function checkPage(name: string): Promise<void> {
+  await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => {
+    const result = await (globalThis as unknown as { axe: { run(): Promise<{ violations: { id: string; impact: string; nodes: unknown[] }[] }> } }).axe.run();
+    return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}, ${v.nodes.length} nodes)`);
+  });
+  expect(violations, name).toEqual([]);
+  expect(consoleErrors, name).toEqual([]);
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+describe('operator console in Chromium', () => {
+  const delivered = `console-ok-${Date.now()}`;
+  const rejected = `console-bad-${Date.now()}`;
+
+  it('signs in with the admin token and shows the overview', async () => {
+    await postEvent(delivered);
+    await waitFor(async () => (await eventState(delivered)) === 'delivered', { timeoutMs: 20_000, what: 'delivered' });
+    await page.goto(`${relay.opsUrl}/console`);
+    await page.getByLabel('Admin token').fill(ADMIN_TOKEN);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    expect(page.url()).not.toContain(ADMIN_TOKEN);
+    expect(await page.context().cookies()).toEqual([]);
+    expect(await page.getByRole('img', { name: /Accepted vs delivered per minute/ }).getAttribute('aria-label')).toMatch(/1 accepted/);
+    await checkPage('overview');
+  });
+
+  it('finds an event by its id and by its customer id', async () => {
+    await page.getByRole('link', { name: 'Events' }).click();
+    await page.getByLabel('Event id or customer id').fill(delivered);
+    await page.getByRole('button', { name: 'Search' }).click();
+    const row = page.getByRole('row').filter({ hasText: delivered });
+    await row.waitFor();
+    expect(await row.innerText()).toMatch(/delivered/);
+
+    await page.getByLabel('Event id or customer id').fill(CUSTOMER_ID);
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('row').filter({ hasText: delivered }).waitFor();
+    expect(await page.getByRole('row').filter({ hasText: CUSTOMER_ID }).count()).toBeGreaterThanOrEqual(1);
+    await checkPage('events');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: join(shots, 'events-phone.png'), fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  it("reads the event's timeline: received, mapped, the attempt with Adobe's answer, delivered", async () => {
+    await page.getByRole('link', { name: delivered }).click();
+    const timeline = page.getByRole('list', { name: 'Timeline' });
+    await timeline.waitFor();
+    const text = await timeline.innerText();
+    expect(text).toMatch(/Received/);
+    expect(text).toMatch(/Mapped to \d+ XDM message/);
+    expect(text).toMatch(/Attempt .*HTTP 20\d, delivered, \d+ ms — xactionId \S+/);
+    expect(text).toMatch(/delivered/);
+    expect(await page.getByRole('region', { name: 'Raw payload' }).innerText()).toContain(delivered);
+    expect(await page.getByRole('region', { name: 'XDM messages' }).innerText()).toContain('xdmEntity');
+    await page.getByRole('button', { name: /Preview mapping/ }).click();
+    await page.getByText(/A replay would queue \d+ message/).waitFor();
+    await checkPage('event');
+  });
+
+  it('shows a message Adobe rejects under its reason, and delivers it after "Replay" once Adobe is fixed', async () => {
+    dcs.setValidator((m) => (xdmId(m) === rejected ? 'field loyaltyPoints is not in the schema' : requireXdmId(m)), 'entry');
+    await postEvent(rejected);
+    await waitFor(async () => (await eventState(rejected)) === 'dead', { timeoutMs: 20_000, what: 'dead' });
+
+    await page.getByRole('link', { name: 'Dead letters' }).click();
+    await page.getByRole('heading', { name: 'By reason' }).waitFor();
+    expect(await page.getByRole('row').filter({ hasText: 'invalid_xdm' }).first().innerText()).toMatch(/invalid_xdm\s+\d+/);
+    const row = page.getByRole('row').filter({ hasText: rejected });
+    expect(await row.innerText()).toMatch(/loyaltyPoints is not in the schema/);
+    await checkPage('dead-letters');
+
+    dcs.setValidator(requireXdmId, 'entry');
+    await row.getByRole('button', { name: /Replay/ }).click();
+    await page.getByRole('status').filter({ hasText: 're-queued' }).waitFor();
+    await waitFor(async () => (await eventState(rejected)) === 'delivered', { timeoutMs: 20_000, what: 'delivered' });
+    expect(dcs.accepted.some((a) => xdmId(a.message) === rejected || JSON.stringify(a.message).includes(rejected))).toBe(true);
+
+    await page.goto(`${relay.opsUrl}/console/#/events/${encodeURIComponent(rejected)}`);
+    const text = await page.getByRole('list', { name: 'Timeline' }).innerText();
+    expect(text).toMatch(/HTTP 20\d, dead, .*loyaltyPoints is not in the schema/);
+    expect(text).toMatch(/HTTP 20\d, delivered/);
+    expect(consoleErrors).toEqual([]);
+  });
+});
