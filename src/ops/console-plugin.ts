@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance } from 'fastify';
 import type { Config } from '../config/config.js';
+import { notFound } from '../http/error-handler.js';
 
 /**
  * No inline script or style, nothing from elsewhere: the console's own files and its own API only.
@@ -41,6 +42,12 @@ export default async function consolePlugin(app: FastifyInstance, opts: { config
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
     reply.header('cache-control', 'no-cache');
+  });
+  // @fastify/static refuses a path that climbs out of the folder (`..`, raw or %2e-encoded) with a
+  // 403, which the root handler turned into a 403 `bad_request`: the console has no such file, so 404.
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error.statusCode === 403) return notFound(request, reply);
+    throw error;
   });
   await app.register(fastifyStatic, { root: consoleRoot(), prefix: '/console/', decorateReply: false, index: ['index.html'] });
   app.get('/console', async (_request, reply) => reply.redirect('/console/', 302));
