@@ -48,6 +48,8 @@ export const SQL = {
   settleDead: `UPDATE messages m SET state = 'dead', attempts = m.attempts + 1, dead_reason = u.reason, last_error = u.error, settled_at = $4, lease_owner = NULL
                FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(id, reason, error)
                WHERE m.id = u.id AND m.lease_owner = $5 AND m.state = 'in_flight'`,
+  makeDueNow: `UPDATE messages SET next_attempt_at = $1 WHERE state = 'pending' AND next_attempt_at > $1
+                 AND split_part(last_error, ':', 1) = ANY($2::text[])`,
   nextDue: `SELECT min(next_attempt_at) AS at FROM messages WHERE state IN ('pending', 'in_flight')`,
   deadLetters: `SELECT * FROM messages WHERE state = 'dead' AND id > $1 ORDER BY id LIMIT $2`,
   // A dead profile record superseded since it died is skipped rather than replayed (as at retry time).

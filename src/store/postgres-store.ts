@@ -223,6 +223,18 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       });
     },
 
+    makeDueNow(reasons, now) {
+      return run(async () => {
+        const changes = await tx(async (client) => {
+          const n = (await client.query(SQL.makeDueNow, [now, reasons])).rowCount ?? 0;
+          if (n > 0) await notifyOthers(client);
+          return n;
+        });
+        if (changes > 0) emitWork();
+        return changes;
+      });
+    },
+
     nextDueAt() {
       return run(async () => {
         const { rows } = await pool.query<{ at: string | null }>(SQL.nextDue);

@@ -237,6 +237,14 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       return guard(() => withoutFsync(() => settleAll(withoutNul(owner), cleanSettlements(settlements), now)));
     },
 
+    makeDueNow(reasons, now) {
+      return guard(() => {
+        const changes = withoutFsync(() => sql.makeDueNow.run(now, now, JSON.stringify(reasons)).changes);
+        if (changes > 0) work.emit('work');
+        return changes;
+      });
+    },
+
     nextDueAt() {
       return guard(() => (sql.nextDue.get() as { at: number | null }).at ?? undefined);
     },
@@ -409,6 +417,10 @@ function prepareStatements(db: Database.Database) {
     settleDead: db.prepare(
       `UPDATE messages SET state = 'dead', attempts = attempts + 1, dead_reason = ?, last_error = ?, settled_at = ?, lease_owner = NULL
        WHERE id = ? AND lease_owner = ? AND state = 'in_flight'`,
+    ),
+    makeDueNow: db.prepare(
+      `UPDATE messages SET next_attempt_at = ? WHERE state = 'pending' AND next_attempt_at > ?
+         AND substr(last_error, 1, instr(last_error, ':') - 1) IN (SELECT value FROM json_each(?))`,
     ),
     nextDue: db.prepare(`SELECT min(next_attempt_at) AS at FROM messages WHERE state IN ('pending', 'in_flight')`),
     getEvent: db.prepare('SELECT * FROM events WHERE event_id = ?'),

@@ -100,6 +100,13 @@ export interface Store extends ConsoleQueries {
   claimDue(options: { owner: string; now: number; leaseMs: number; limit: number }): Promise<ClaimedMessage[]>;
   /** Records attempt outcomes; ignored for messages whose lease `owner` no longer holds. */
   settle(owner: string, settlements: Settlement[], now: number): Promise<void>;
+  /**
+   * Makes due at `now` every pending message whose retry waits on a failure of one of these kinds:
+   * those whose last error starts with `<reason>:` (as the delivery worker writes it). Used when a
+   * failing endpoint answers again, so its backlog drains at once instead of each message waiting
+   * out its own backoff. Returns how many; tells onWork listeners when any.
+   */
+  makeDueNow(reasons: readonly string[], now: number): Promise<number>;
   /** Earliest time a message becomes due, if any (lets an idle worker sleep exactly that long). */
   nextDueAt(): Promise<number | undefined>;
   getEvent(eventId: string): Promise<EventView | undefined>;

@@ -136,6 +136,25 @@ export function describeStoreContract(name: string, harness: StoreHarness): void
       expect(view).toMatchObject({ state: 'pending', attempts: 1, lastError: 'http_503: unavailable' });
     });
 
+    it('makes due now the retries held by the given failure reasons, and no others', async () => {
+      const events = Array.from({ length: 4 }, () => capillaryEvent());
+      for (const e of events) await accept(e);
+      const [outage, network, rejected, early] = await store.claimDue({ owner: 'a', now: T0, leaseMs: 60_000, limit: 4 });
+      const retry = (id: number, error: string, at = T0 + 60_000) => ({ id, outcome: 'retry' as const, nextAttemptAt: at, error });
+      await store.settle('a', [retry(outage!.id, 'http_5xx: 503 from the inlet'), retry(network!.id, 'network: ECONNREFUSED'), retry(rejected!.id, 'http_4xx: bad record: http_5xx')], T0);
+      await store.settle('a', [retry(early!.id, 'http_5xx: 502', T0 + 5)], T0);
+      let woken = 0;
+      const off = store.onWork(() => (woken += 1));
+      expect(await store.makeDueNow(['http_5xx', 'network', 'timeout'], T0 + 10)).toBe(2);
+      off();
+      expect(woken).toBeGreaterThan(0);
+      const due = await store.claimDue({ owner: 'a', now: T0 + 10, leaseMs: 60_000, limit: 10 });
+      expect(due.map((m) => m.id).sort((x, y) => x - y)).toEqual([outage!.id, network!.id, early!.id]);
+      expect(due.find((m) => m.id === outage!.id)).toMatchObject({ attempts: 1 });
+      expect(await store.makeDueNow(['http_5xx'], T0 + 20)).toBe(0);
+      expect(await store.nextDueAt()).toBe(T0 + 60_000);
+    });
+
     it('releases a claimed message without counting an attempt', async () => {
       await accept();
       const [m] = await store.claimDue({ owner: 'a', now: T0, leaseMs: 60_000, limit: 1 });
