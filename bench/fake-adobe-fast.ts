@@ -34,6 +34,8 @@ export interface FastDcs {
   /** Time (Date.now()) at which the n-th message since reset() arrived, if it has. */
   timeOfMessage(n: number): number | undefined;
   setDelay(ms: number): void;
+  /** Answer every request with this status (e.g. 503: the inlet is up but failing), or normally again with undefined. */
+  failWith(status: number | undefined): void;
   /** Stop listening and cut every connection: the relay gets ECONNREFUSED, like a host that is down. */
   outage(): Promise<void>;
   restore(): Promise<void>;
@@ -74,6 +76,7 @@ function slidingMax(windowMs: number) {
 export async function startFastDcs(options: { delayMs?: number; inletId?: string } = {}): Promise<FastDcs> {
   const inletId = options.inletId ?? 'bench-inlet';
   let delayMs = options.delayMs ?? 0;
+  let failStatus: number | undefined;
   const sockets = new Set<Socket>();
   let counters = fresh();
   let xaction = 0;
@@ -111,6 +114,10 @@ export async function startFastDcs(options: { delayMs?: number; inletId?: string
     req.on('end', () => {
       if (req.method !== 'POST' || !req.url?.startsWith('/collection/batch/')) {
         res.writeHead(404).end();
+        return;
+      }
+      if (failStatus !== undefined) {
+        res.writeHead(failStatus, { 'content-type': 'application/json' }).end('{"title":"Service Unavailable"}');
         return;
       }
       const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes);
@@ -182,6 +189,9 @@ export async function startFastDcs(options: { delayMs?: number; inletId?: string
     },
     setDelay(ms) {
       delayMs = ms;
+    },
+    failWith(status) {
+      failStatus = status;
     },
     outage: stop,
     async restore() {

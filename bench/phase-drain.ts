@@ -69,7 +69,7 @@ function snapshotStore(fromDir: string, toDir: string): void {
   }
 }
 
-async function awaitDrain(ctx: Context, label: string, n: number, from: number, pid: number, timeoutMs: number, url?: string): Promise<DrainRun> {
+export async function awaitDrain(ctx: Context, label: string, n: number, from: number, pid: number, timeoutMs: number, url?: string): Promise<DrainRun> {
   const mon = monitor(pid);
   // The relay's V8 heap while draining (read from its /metrics), to tell heap from native memory.
   let heapPeak: HeapStats | undefined;

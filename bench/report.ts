@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Plan } from './context.js';
 import type { DrainResult } from './phase-drain.js';
 import type { IngestResult } from './phase-ingest.js';
+import type { OutageResult } from './phase-outage.js';
 import type { ProfileResult } from './phase-profile.js';
 import type { SustainedResult } from './phase-sustained.js';
 import type { SyncResult } from './phase-sync.js';
@@ -19,6 +20,7 @@ export interface Results {
   ingest?: IngestResult;
   sustained?: SustainedResult;
   drain?: DrainResult;
+  outage?: OutageResult;
   sync?: SyncResult;
   profile?: ProfileResult;
 }
@@ -99,6 +101,15 @@ export function summaryRows(r: Results): Row[] {
       target: '≤ 1,000 req/s, ≤ 1 MB/request (≤ 10,000 msg/s)',
       result: `max ${fmt.int(c.dcs.maxRequestsPerSecond)} req/s and ${fmt.int(c.dcs.maxMessagesPerSecond)} msg/s in any 1 s window; largest request ${fmt.int(c.dcs.maxRequestBytes)} B`,
       verdict: okLimits ? (c.dcs.maxMessagesPerSecond > 10_000 ? `met (msg/s over 10,000 by ${fmt.pct(c.dcs.maxMessagesPerSecond / 10_000 - 1)})` : 'met') : 'MISSED',
+    });
+  }
+  if (r.outage) {
+    const d = r.outage.drain;
+    rows.push({
+      measure: `Recovery after ${(r.outage.outageMs / 1000).toFixed(1)} s of 503s (${fmt.int(d.messages)}-message backlog)`,
+      target: 'first delivery ≤ 3 s after Adobe is back; drain at the cap (10,000 msg/s)',
+      result: `first delivery ${fmt.int(d.toFirstMs)} ms after; ${fmt.int(d.rate)} msg/s first→last (${fmt.int(d.rate99)} to 99%), all in ${(d.totalMs / 1000).toFixed(1)} s`,
+      verdict: d.toFirstMs <= 3000 && d.rate99 >= 10_000 * 0.98 ? 'met' : 'MISSED',
     });
   }
   const peaks = memoryRows(r).map((m) => m.peak);

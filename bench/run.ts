@@ -7,7 +7,7 @@
  *   npm run bench                      full run (6-7 minutes on 2 cores), writes BENCHMARKS.md
  *   npm run bench -- --quick           smoke run (about a minute), writes dist/BENCHMARKS.quick.md
  *   npm run bench -- --no-profile      skip the --cpu-prof runs
- *   npm run bench -- --only=ingest,sync   some phases only (ingest, sustained, drain, sync), nothing written
+ *   npm run bench -- --only=ingest,sync   some phases only (ingest, sustained, drain, outage, sync), nothing written
  *   npm run bench -- --relay-env=STORE_SYNCHRONOUS=normal,DELIVERY_LINGER_MS=50   experiment with settings
  *                                      (a run with --relay-env does not write BENCHMARKS.md either)
  */
@@ -21,6 +21,7 @@ import { startFastDcs, startFastIms } from './fake-adobe-fast.js';
 import { startLoadGen } from './load-gen-client.js';
 import { drainPhase } from './phase-drain.js';
 import { ingestPhase } from './phase-ingest.js';
+import { outagePhase } from './phase-outage.js';
 import { profilePhase } from './phase-profile.js';
 import { sustainedPhase } from './phase-sustained.js';
 import { syncPhase } from './phase-sync.js';
@@ -29,7 +30,7 @@ import { setRelayEnvOverrides } from './processes.js';
 import { ROOT, loadSamples } from './samples.js';
 import { writeWrkScript, wrkPath, wrkVersion } from './wrk.js';
 
-const PHASES = ['ingest', 'sustained', 'drain', 'sync'] as const;
+const PHASES = ['ingest', 'sustained', 'drain', 'outage', 'sync'] as const;
 type Phase = (typeof PHASES)[number];
 
 function parseArgs(argv: string[]) {
@@ -168,6 +169,10 @@ async function main() {
     if (wants('drain')) {
       log('3/4. drain after an outage, memory with a backlog');
       results.drain = await drainPhase(ctx);
+    }
+    if (wants('outage')) {
+      log('3b. drain after a 503 outage');
+      results.outage = await outagePhase(ctx);
     }
     if (wants('sync')) {
       log('5. relay vs a synchronous relay');

@@ -82,7 +82,7 @@ export const EnvSchema = Type.Object({
   DELIVERY_RETRY_BASE_MS: int(1000, 1, 3_600_000, 'first retry delay (exponential, full jitter)'),
   DELIVERY_RETRY_MAX_MS: int(600_000, 1, 86_400_000, 'longest retry delay'),
   DELIVERY_MAX_AGE_HOURS: int(168, 1, 8760, 'how long a message is retried before it is dead-lettered as expired'),
-  CIRCUIT_OPEN_MS: int(10_000, 100, 3_600_000, 'longest pause between probes while most AEP requests fail (the first pause is 2 s, doubling)'),
+  CIRCUIT_OPEN_MS: int(2_000, 100, 3_600_000, 'longest pause between probes while most AEP requests fail (the first pause is 2 s at most, doubling)'),
   AEP_MAX_REQUESTS_PER_SECOND: int(1000, 1, 100_000, 'cap on requests per second to the inlet (Adobe: 1,000)'),
   AEP_MAX_MESSAGES_PER_SECOND: int(10_000, 1, 1_000_000, 'cap on messages per second to the inlet (Adobe: 10,000)'),
 

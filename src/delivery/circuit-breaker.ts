@@ -1,6 +1,8 @@
 /**
  * Stops hammering an Adobe endpoint that is down (Convoy's rule): over the recent requests in the
- * window, at least `minRequests` and a failure ratio of `failureRatio` or more opens the circuit for
+ * window, at least `minRequests` and a failure ratio of `failureRatio` or more, or `minRequests`
+ * failures in a row (an outage after a busy minute, whose successes would hold the ratio down for
+ * long: issue 12), opens the circuit for
  * a pause (2 s at first, doubling after each failed probe up to `openMs`); then one probe request
  * is let through (half-open) and its result closes or re-opens it.
  * While open, messages simply stay pending in the store: no attempt is spent, nothing is lost.
@@ -29,6 +31,7 @@ export function createCircuitBreaker(options: {
 }): CircuitBreaker {
   const now = options.now ?? Date.now;
   let results: { at: number; success: boolean }[] = [];
+  let failuresInARow = 0;
   let state: CircuitState = 'closed';
   let openUntil = 0;
   let probeInFlight = false;
@@ -66,6 +69,7 @@ export function createCircuitBreaker(options: {
         probeInFlight = false;
         if (success) {
           results = [];
+          failuresInARow = 0;
           openMs = firstOpenMs;
           set('closed');
         } else {
@@ -75,12 +79,15 @@ export function createCircuitBreaker(options: {
         }
         return;
       }
+      failuresInARow = success ? 0 : failuresInARow + 1;
       results.push({ at: t, success });
       results = results.filter((r) => r.at > t - options.windowMs);
       const failures = results.filter((r) => !r.success).length;
-      if (results.length >= options.minRequests && failures / results.length >= options.failureRatio) {
+      const tripped = results.length >= options.minRequests && failures / results.length >= options.failureRatio;
+      if (tripped || failuresInARow >= options.minRequests) {
         openUntil = t + openMs;
         results = [];
+        failuresInARow = 0;
         set('open');
       }
     },

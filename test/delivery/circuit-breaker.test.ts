@@ -49,6 +49,17 @@ describe('circuit breaker', () => {
     expect(cb.state).toBe('closed');
   });
 
+  it('opens after 10 failures in a row, however many successes the window holds', () => {
+    const { cb, run, changes } = breaker();
+    run(...pass(1000), ...fail(9));
+    expect(cb.state).toBe('closed');
+    run(...pass(1), ...fail(9));
+    expect(cb.state).toBe('closed');
+    run(...fail(1));
+    expect(cb.state).toBe('open');
+    expect(changes).toEqual(['open']);
+  });
+
   it('only counts requests inside the window', () => {
     const { cb, run, clock } = breaker({ windowMs: 1_000 });
     run(...fail(9));
