@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin';
+import { sampleEventLoopDelay } from './event-loop-delay.js';
 import { createMetrics, type Metrics } from './metrics.js';
 
 declare module 'fastify' {
@@ -18,6 +19,8 @@ export default fp(
   async (app) => {
     const metrics = createMetrics();
     app.decorate('metrics', metrics);
+    const loopDelay = sampleEventLoopDelay(metrics.eventLoopDelay);
+    app.addHook('onClose', async () => loopDelay.stop());
 
     let cached: { at: number; stats: Promise<{ pending: number; oldestPendingAgeMs: number; deadLetters: number } | undefined> } | undefined;
     const queueStats = () => {

@@ -91,6 +91,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: 'Seconds until the cached IMS access token expires',
       registers,
     }),
+    eventLoopDelay: new Histogram({
+      name: 'relay_event_loop_delay_seconds',
+      help: 'How late the event loop ran a timer sampled every 100 ms (stalls delay webhooks and health checks)',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
     circuitState: new Gauge({
       name: 'relay_aep_circuit_open',
       help: '1 while the circuit breaker towards AEP is open (requests paused), else 0',

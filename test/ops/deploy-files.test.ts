@@ -94,7 +94,7 @@ describe('deploy/prometheus-alerts.yml', () => {
 
   it('has the alerts operators are promised', () => {
     expect(rules.map((r) => r.alert).sort()).toEqual(
-      ['RelayAdobeErrorRatioHigh', 'RelayCircuitOpen', 'RelayDeadLettersGrowing', 'RelayImsTokenRefreshFailing', 'RelayNotReady', 'RelayOldestPendingTooOld'].sort(),
+      ['RelayAdobeErrorRatioHigh', 'RelayCircuitOpen', 'RelayDeadLettersGrowing', 'RelayEventLoopStalled', 'RelayImsTokenRefreshFailing', 'RelayNotReady', 'RelayOldestPendingTooOld'].sort(),
     );
   });
 
@@ -143,6 +143,7 @@ describe('deploy/grafana-dashboard.json', () => {
       'relay_dead_letters',
       'relay_ims_token_expiry_seconds',
       'relay_aep_circuit_open',
+      'relay_event_loop_delay_seconds_bucket',
     ]) {
       expect(used.has(name), name).toBe(true);
     }
