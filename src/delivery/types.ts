@@ -1,19 +1,7 @@
-import type { MessageKind } from '../mapping/types.js';
+import type { ClaimedMessage } from '../store/types.js';
 
-/** A message leased from the store for one delivery attempt. */
-export interface ClaimedMessage {
-  id: number;
-  eventId: string;
-  kind: MessageKind;
-  /** The DCS message, serialized once at enqueue time: sent as is. */
-  body: string;
-  /** Attempts made before this one. */
-  attempts: number;
-  /** Epoch ms when the event was accepted (for latency and retry expiry). */
-  acceptedAt: number;
-  /** The event's intake span (W3C traceparent) when it was traced: the delivery span links to it. */
-  traceParent?: string;
-}
+// Owned by the store, which leases it; re-exported for the sinks, which send it.
+export type { ClaimedMessage };
 
 /** What happened to one message in one attempt. Retry reasons are metric labels: keep them stable. */
 export type RetryReason = 'http_429' | 'http_5xx' | 'network' | 'timeout' | 'auth' | 'http_4xx';

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
-import { MAX_ID_LENGTH, MAX_NUMBER_TEXT_LENGTH, type CapillaryEvent, type EnvelopeShape } from './capillary-event.js';
+import { MAX_ID_LENGTH, MAX_NUMBER_TEXT_LENGTH, type CapillaryEvent, type EnvelopeShape } from '../mapping/capillary-event.js';
 
 /**
  * The three envelope shapes Capillary is documented to send (shared Capillary notes):

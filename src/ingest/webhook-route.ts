@@ -4,7 +4,6 @@ import { sendError } from '../http/error-handler.js';
 import { ErrorBody, WebhookAccepted } from '../http/schemas.js';
 import { KNOWN_EVENT_NAMES } from '../mapping/event-families.js';
 import { mapEvent } from '../mapping/map-event.js';
-import type { MappingResult } from '../mapping/types.js';
 import { traceIntake } from '../tracing/spans.js';
 import { createHeaderAuthenticator } from './authenticate.js';
 import { normalizeEnvelope } from './envelope.js';
@@ -64,16 +63,6 @@ export default async function webhookRoute(app: FastifyInstance, opts: { config:
     count(request.webhook?.eventName, outcomeOf(reply.statusCode));
   });
 
-  const safeMap = (request: FastifyRequest, event: Parameters<typeof mapEvent>[0]): MappingResult => {
-    try {
-      return mapEvent(event, config.mapping);
-    } catch (err) {
-      // The mapper is meant never to throw; if it does, keep the event (unmapped) and replay it later.
-      request.log.error({ err, eventId: event.eventId, eventName: event.eventName }, 'mapper failed: event kept as unmapped');
-      return { status: 'unmapped', messages: [], warnings: ['mapping_failed'] };
-    }
-  };
-
   app.post(
     '/webhooks/capillary',
     {
@@ -99,7 +88,8 @@ export default async function webhookRoute(app: FastifyInstance, opts: { config:
       const { event } = normalized;
       request.webhook = { eventName: event.eventName };
 
-      const mapping = safeMap(request, event);
+      // Never throws: a failure of the mapper comes back as unmapped with the mapping_error warning.
+      const mapping = mapEvent(event, config.mapping);
       const trace = traceIntake(request, event);
       const result = await app.store.acceptEvent({ event, payload: request.rawBody ?? JSON.stringify(request.body), mapping, ...trace });
       request.webhook.outcome = result.outcome;
@@ -107,6 +97,7 @@ export default async function webhookRoute(app: FastifyInstance, opts: { config:
       if (result.outcome === 'accepted') {
         app.metrics.eventsMapped.inc({ status: mapping.status, warning: mapping.warnings[0] ?? 'none' });
         if (result.skippedProfiles > 0) app.metrics.profileRecordsSkipped.inc(result.skippedProfiles);
+        if (mapping.warnings.includes('mapping_error')) request.log.error({ eventId: event.eventId, eventName: event.eventName }, 'mapper failed: event kept as unmapped, to replay after a fix');
         if (mapping.warnings.includes('no_identity')) request.log.warn({ eventId: event.eventId, eventName: event.eventName }, 'event has no identity: Adobe cannot stitch it to a profile');
         request.log.trace({ eventId: event.eventId, eventName: event.eventName, mapping: mapping.status }, 'event accepted');
       }

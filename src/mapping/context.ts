@@ -1,4 +1,4 @@
-import type { CapillaryEvent } from '../ingest/capillary-event.js';
+import type { CapillaryEvent } from './capillary-event.js';
 import type { MappingOptions } from './types.js';
 import { asArray, asBoolean, asId, asNumber, asRecord, asText, at, numberToText, type JsonRecord } from './values.js';
 

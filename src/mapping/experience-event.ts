@@ -1,4 +1,4 @@
-import type { CapillaryEvent } from '../ingest/capillary-event.js';
+import type { CapillaryEvent } from './capillary-event.js';
 import { activityOf, storeOf, tillOf, type FamilyOutput, type MappingContext } from './context.js';
 import { sha256Hex, type IdentityMap } from './identities.js';
 import { asId, asText, compact, type JsonRecord } from './values.js';

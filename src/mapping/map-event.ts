@@ -1,4 +1,4 @@
-import type { CapillaryEvent } from '../ingest/capillary-event.js';
+import type { CapillaryEvent } from './capillary-event.js';
 import { programOf, type MappingContext } from './context.js';
 import { toDcsMessage } from './dcs-message.js';
 import { eventSpec } from './event-families.js';

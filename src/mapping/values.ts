@@ -4,7 +4,7 @@
  * or a blank string (`" "`). Every helper here returns a clean value or `undefined`; none throws.
  */
 
-import { MAX_DATE_TEXT_LENGTH, MAX_ID_LENGTH, MAX_NUMBER_TEXT_LENGTH } from '../ingest/capillary-event.js';
+import { MAX_DATE_TEXT_LENGTH, MAX_ID_LENGTH, MAX_NUMBER_TEXT_LENGTH } from './capillary-event.js';
 
 export type JsonRecord = Record<string, unknown>;
 

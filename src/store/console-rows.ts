@@ -1,5 +1,5 @@
 import { customerIdentifiersOf, customerIdOf } from '../mapping/identities.js';
-import type { CapillaryEvent } from '../ingest/capillary-event.js';
+import type { CapillaryEvent } from '../mapping/capillary-event.js';
 import type { AttemptOutcome, AttemptView, EventSummary } from './console-types.js';
 import type { AttemptRow, SearchRow } from './console-sql.js';
 import type { EventState } from './types.js';

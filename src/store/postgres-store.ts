@@ -3,7 +3,6 @@ import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { PoolClient } from 'pg';
 import type { Logger } from 'pino';
-import type { ClaimedMessage } from '../delivery/types.js';
 import { StoreUnavailableError } from '../errors.js';
 import type { MessageKind } from '../mapping/types.js';
 import { createCommitQueue, type PendingAccept } from './commit-queue.js';
@@ -13,7 +12,7 @@ import { createListener, WORK_CHANNEL } from './postgres-listener.js';
 import { migratePostgres } from './postgres-schema.js';
 import { insertMessages, settleAll, SQL, type ClaimRow } from './postgres-sql.js';
 import { cleanMapping, cleanNewEvent, cleanSettlements, withoutNul } from './text.js';
-import type { AcceptResult, NewEvent, Store } from './types.js';
+import type { AcceptResult, ClaimedMessage, NewEvent, Store } from './types.js';
 import { toDeadLetterView, toEventView, toStoredEvent, type EventRow, type MessageRow } from './views.js';
 
 export interface PostgresStoreOptions {

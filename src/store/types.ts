@@ -1,5 +1,4 @@
-import type { CapillaryEvent } from '../ingest/capillary-event.js';
-import type { ClaimedMessage } from '../delivery/types.js';
+import type { CapillaryEvent } from '../mapping/capillary-event.js';
 import type { MappingResult, MappingStatus, MessageKind } from '../mapping/types.js';
 import type { AttemptDetail, ConsoleQueries } from './console-types.js';
 
@@ -36,6 +35,21 @@ export type Settlement =
   | { id: number; outcome: 'dead'; reason: string; error: string; attempt?: AttemptDetail }
   /** Gives a claimed message back unsent (e.g. the circuit opened): no attempt is counted. */
   | { id: number; outcome: 'release'; nextAttemptAt: number };
+
+/** A message leased from the store for one delivery attempt. */
+export interface ClaimedMessage {
+  id: number;
+  eventId: string;
+  kind: MessageKind;
+  /** The DCS message, serialized once at enqueue time: sent as is. */
+  body: string;
+  /** Attempts made before this one. */
+  attempts: number;
+  /** Epoch ms when the event was accepted (for latency and retry expiry). */
+  acceptedAt: number;
+  /** The event's intake span (W3C traceparent) when it was traced: the delivery span links to it. */
+  traceParent?: string;
+}
 
 export interface MessageView {
   id: number;

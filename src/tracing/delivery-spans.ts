@@ -1,5 +1,5 @@
 import { SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
-import type { ClaimedMessage } from '../delivery/types.js';
+import type { ClaimedMessage } from '../store/types.js';
 import type { Settlement } from '../store/types.js';
 import { intakeLinks, tracer } from './spans.js';
 

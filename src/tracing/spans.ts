@@ -1,6 +1,6 @@
 import { isSpanContextValid, SpanKind, SpanStatusCode, TraceFlags, trace, type Link, type Span, type SpanContext } from '@opentelemetry/api';
 import type { FastifyRequest } from 'fastify';
-import type { CapillaryEvent } from '../ingest/capillary-event.js';
+import type { CapillaryEvent } from '../mapping/capillary-event.js';
 
 /**
  * The relay's own spans, written against the OpenTelemetry API only: with no SDK started (tracing

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { CapillaryEvent } from '../../src/ingest/capillary-event.js';
+import type { CapillaryEvent } from '../../src/mapping/capillary-event.js';
 
 /**
  * Capillary events for tests: the six documentation samples in test/fixtures/capillary, and a

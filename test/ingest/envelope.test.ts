@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_ID_LENGTH, MAX_NUMBER_TEXT_LENGTH } from '../../src/ingest/capillary-event.js';
+import { MAX_ID_LENGTH, MAX_NUMBER_TEXT_LENGTH } from '../../src/mapping/capillary-event.js';
 import { idToString, normalizeEnvelope } from '../../src/ingest/envelope.js';
 
 describe('normalizeEnvelope', () => {

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import type { CapillaryEvent } from '../../src/ingest/capillary-event.js';
+import type { CapillaryEvent } from '../../src/mapping/capillary-event.js';
 import { KNOWN_EVENT_NAMES } from '../../src/mapping/event-families.js';
 import type { MappingOptions } from '../../src/mapping/types.js';
 import { DOCUMENTED_EVENTS, RECEIVED_AT, buildEvent } from '../helpers/capillary-fixtures.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { xdmEventId } from '../../src/mapping/experience-event.js';
-import { MAX_DATE_TEXT_LENGTH, MAX_ID_LENGTH, MAX_NUMBER_TEXT_LENGTH } from '../../src/ingest/capillary-event.js';
+import { MAX_DATE_TEXT_LENGTH, MAX_ID_LENGTH, MAX_NUMBER_TEXT_LENGTH } from '../../src/mapping/capillary-event.js';
 import { asCurrencyCode, asDateTime, asId, asNumber, asText, at, compact, numberToText } from '../../src/mapping/values.js';
 import { buildEvent } from '../helpers/capillary-fixtures.js';
 import { validateExperienceEvent } from '../helpers/xdm-validator.js';

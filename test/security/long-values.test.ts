@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CapillaryEvent } from '../../src/ingest/capillary-event.js';
+import type { CapillaryEvent } from '../../src/mapping/capillary-event.js';
 import { mapEvent } from '../../src/mapping/map-event.js';
 import type { MappingOptions, MappingResult } from '../../src/mapping/types.js';
 import { buildEvent, customerIdentifiers, PROGRAM_ID } from '../helpers/capillary-fixtures.js';

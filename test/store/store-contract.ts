@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CapillaryEvent } from '../../src/ingest/capillary-event.js';
+import type { CapillaryEvent } from '../../src/mapping/capillary-event.js';
 import type { MappingResult, OutboundMessage } from '../../src/mapping/types.js';
 import { StoreUnavailableError } from '../../src/errors.js';
 import type { Store } from '../../src/store/types.js';
