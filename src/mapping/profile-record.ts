@@ -1,4 +1,4 @@
-import type { CapillaryEvent } from '../ingest/capillary-event.js';
+import type { CapillaryEvent } from './capillary-event.js';
 import { commonCapillaryFields } from './experience-event.js';
 import type { FamilyOutput, MappingContext, ProfileLoyalty } from './context.js';
 import type { ProfileRule } from './event-families.js';

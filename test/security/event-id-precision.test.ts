@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { authHeaders, buildTestApp, type TestApp } from '../helpers/build-app.js';
 import { SAMPLES } from '../helpers/samples.js';
-import type { CapillaryEvent } from '../../src/ingest/capillary-event.js';
+import type { CapillaryEvent } from '../../src/mapping/capillary-event.js';
 import { replayEvents } from '../../src/ops/replay-events.js';
 
 let t: TestApp | undefined;
