@@ -4,7 +4,8 @@
  */
 import type { PoolClient } from 'pg';
 import type { MappingResult } from '../mapping/types.js';
-import type { Settlement } from './types.js';
+import { customerIdOfEvent } from './console-rows.js';
+import type { NewEvent, Settlement } from './types.js';
 
 export interface ClaimRow {
   id: string;
@@ -23,6 +24,8 @@ export const SQL = {
   insertEvent: `INSERT INTO events (event_id, event_name, envelope, created_at, received_at, mapping_status, payload, trace_parent, customer_id)
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (event_id) DO NOTHING`,
   insertMessages: `INSERT INTO messages (event_id, kind, body, state, next_attempt_at, accepted_at, dead_reason, profile_key, source_created_at)`,
+  acceptEvents: `SELECT out_accepted AS accepted, out_skipped AS skipped
+                 FROM relay_accept_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
   upsertWatermark: `INSERT INTO profile_watermarks AS w (profile_key, newest_created_at) VALUES ($1, $2)
                     ON CONFLICT (profile_key) DO UPDATE SET newest_created_at = GREATEST(w.newest_created_at, EXCLUDED.newest_created_at)
                     RETURNING newest_created_at AS newest`,
@@ -33,6 +36,21 @@ export const SQL = {
           UPDATE messages m SET state = 'in_flight', next_attempt_at = $1, lease_owner = $2 FROM due WHERE m.id = due.id
           RETURNING m.id, m.event_id, m.kind, m.body, m.attempts, m.accepted_at,
                     (SELECT trace_parent FROM events e WHERE e.event_id = m.event_id) AS trace_parent`,
+  // Every outcome of a batch in one statement (one round trip, atomic without BEGIN/COMMIT); per
+  // outcome the same changes as settleDelivered, settleRetry, release and settleDead below.
+  settle: `UPDATE messages m SET
+             state = CASE u.outcome WHEN 'delivered' THEN 'delivered' WHEN 'dead' THEN 'dead' WHEN 'release' THEN 'pending'
+                     ELSE CASE WHEN ${SUPERSEDED} THEN 'skipped' ELSE 'pending' END END,
+             attempts = CASE WHEN u.outcome = 'release' THEN m.attempts ELSE m.attempts + 1 END,
+             next_attempt_at = CASE WHEN u.outcome IN ('retry', 'release') THEN u.at ELSE m.next_attempt_at END,
+             last_error = CASE u.outcome WHEN 'delivered' THEN NULL WHEN 'release' THEN m.last_error ELSE u.error END,
+             dead_reason = CASE u.outcome WHEN 'dead' THEN u.reason
+                           WHEN 'retry' THEN CASE WHEN ${SUPERSEDED} THEN 'superseded_by_newer_profile' ELSE m.dead_reason END
+                           ELSE m.dead_reason END,
+             settled_at = CASE WHEN u.outcome IN ('delivered', 'dead') THEN $6 ELSE m.settled_at END,
+             lease_owner = NULL
+           FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[]) AS u(id, outcome, at, reason, error)
+           WHERE m.id = u.id AND m.lease_owner = $7 AND m.state = 'in_flight'`,
   settleDelivered: `UPDATE messages SET state = 'delivered', attempts = attempts + 1, settled_at = $1, lease_owner = NULL, last_error = NULL
                     WHERE id = ANY($2::bigint[]) AND lease_owner = $3 AND state = 'in_flight'`,
   // A profile record retried after a newer one for the same member was queued would overwrite newer
@@ -100,28 +118,51 @@ export async function insertMessages(client: PoolClient, eventId: string, mappin
   return skipped;
 }
 
-export async function settleAll(client: PoolClient, owner: string, settlements: Settlement[], now: number): Promise<void> {
-  const delivered: number[] = [];
-  const retry = { ids: [] as number[], at: [] as number[], errors: [] as string[] };
-  const release = { ids: [] as number[], at: [] as number[] };
-  const dead = { ids: [] as number[], reasons: [] as string[], errors: [] as string[] };
+/** Records a batch's outcomes in one statement; fenced by the lease owner, as each outcome alone. */
+export async function settleAll(db: Pick<PoolClient, 'query'>, owner: string, settlements: Settlement[], now: number): Promise<void> {
+  const ids: number[] = [];
+  const outcomes: string[] = [];
+  const at: (number | null)[] = [];
+  const reasons: (string | null)[] = [];
+  const errors: (string | null)[] = [];
   for (const s of settlements) {
-    if (s.outcome === 'delivered') delivered.push(s.id);
-    else if (s.outcome === 'retry') {
-      retry.ids.push(s.id);
-      retry.at.push(s.nextAttemptAt);
-      retry.errors.push(s.error);
-    } else if (s.outcome === 'release') {
-      release.ids.push(s.id);
-      release.at.push(s.nextAttemptAt);
-    } else {
-      dead.ids.push(s.id);
-      dead.reasons.push(s.reason);
-      dead.errors.push(s.error);
-    }
+    ids.push(s.id);
+    outcomes.push(s.outcome);
+    at.push(s.outcome === 'retry' || s.outcome === 'release' ? s.nextAttemptAt : null);
+    reasons.push(s.outcome === 'dead' ? s.reason : null);
+    errors.push(s.outcome === 'retry' || s.outcome === 'dead' ? s.error : null);
   }
-  if (delivered.length > 0) await client.query(SQL.settleDelivered, [now, delivered, owner]);
-  if (retry.ids.length > 0) await client.query(SQL.settleRetry, [retry.ids, retry.at, retry.errors, owner]);
-  if (release.ids.length > 0) await client.query(SQL.release, [release.ids, release.at, owner]);
-  if (dead.ids.length > 0) await client.query(SQL.settleDead, [dead.ids, dead.reasons, dead.errors, now, owner]);
+  await db.query(SQL.settle, [ids, outcomes, at, reasons, errors, now, owner]);
+}
+
+/**
+ * A group of events as the arguments of relay_accept_events (migration 4): one array per column,
+ * and the messages flattened in order, each tagged with its event's 1-based index.
+ */
+export function acceptEventsParams(inputs: NewEvent[], notify: { channel: string; payload: string } | undefined): unknown[] {
+  const events = { ids: [] as string[], names: [] as string[], envelopes: [] as string[], created: [] as (number | null)[], received: [] as number[] };
+  const more = { statuses: [] as string[], payloads: [] as string[], traces: [] as (string | null)[], customers: [] as (string | null)[] };
+  const messages = { events: [] as number[], kinds: [] as string[], bodies: [] as string[], keys: [] as (string | null)[], created: [] as (number | null)[] };
+  inputs.forEach(({ event, mapping, payload, traceParent }, i) => {
+    events.ids.push(event.eventId);
+    events.names.push(event.eventName);
+    events.envelopes.push(event.envelope);
+    events.created.push(event.createdAt ?? null);
+    events.received.push(event.receivedAt);
+    more.statuses.push(mapping.status);
+    more.payloads.push(payload);
+    more.traces.push(traceParent ?? null);
+    more.customers.push(customerIdOfEvent(event));
+    for (const out of mapping.messages) {
+      messages.events.push(i + 1);
+      messages.kinds.push(out.kind);
+      messages.bodies.push(JSON.stringify(out.message));
+      messages.keys.push(out.profileKey ?? null);
+      messages.created.push(out.sourceCreatedAt);
+    }
+  });
+  return [
+    events.ids, events.names, events.envelopes, events.created, events.received, more.statuses, more.payloads, more.traces, more.customers,
+    messages.events, messages.kinds, messages.bodies, messages.keys, messages.created, notify?.channel ?? null, notify?.payload ?? null,
+  ];
 }

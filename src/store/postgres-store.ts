@@ -6,11 +6,10 @@ import type { Logger } from 'pino';
 import { StoreUnavailableError } from '../errors.js';
 import type { MessageKind } from '../mapping/types.js';
 import { createCommitQueue, type PendingAccept } from './commit-queue.js';
-import { customerIdOfEvent } from './console-rows.js';
 import { createPostgresConsole, pruneAttemptsPostgres, recordAttemptsPostgres } from './postgres-console.js';
 import { createListener, WORK_CHANNEL } from './postgres-listener.js';
 import { migratePostgres } from './postgres-schema.js';
-import { insertMessages, settleAll, SQL, type ClaimRow } from './postgres-sql.js';
+import { acceptEventsParams, insertMessages, settleAll, SQL, type ClaimRow } from './postgres-sql.js';
 import { cleanMapping, cleanNewEvent, cleanSettlements, withoutNul } from './text.js';
 import type { AcceptResult, ClaimedMessage, NewEvent, Store } from './types.js';
 import { toDeadLetterView, toEventView, toStoredEvent, type EventRow, type MessageRow } from './views.js';
@@ -137,18 +136,11 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     }
   };
 
-  const acceptAll = async (client: PoolClient, inputs: NewEvent[]): Promise<AcceptResult[]> => {
-    const results: AcceptResult[] = [];
-    for (const { event, mapping, payload, traceParent } of inputs) {
-      // ON CONFLICT waits for a replica's uncommitted insert of the same id, then answers duplicate.
-      const inserted = await client.query(SQL.insertEvent, [
-        event.eventId, event.eventName, event.envelope, event.createdAt ?? null, event.receivedAt, mapping.status, payload, traceParent ?? null, customerIdOfEvent(event),
-      ]);
-      if (inserted.rowCount === 0) results.push({ outcome: 'duplicate' });
-      else results.push({ outcome: 'accepted', skippedProfiles: await insertMessages(client, event.eventId, mapping, event.receivedAt) });
-    }
-    if (results.some((r) => r.outcome === 'accepted')) await notifyOthers(client);
-    return results;
+  /** One statement, so one round trip, per group (issue 12); atomic without BEGIN/COMMIT. */
+  const acceptAll = async (inputs: NewEvent[]): Promise<AcceptResult[]> => {
+    const params = acceptEventsParams(inputs, notify ? { channel: WORK_CHANNEL, payload: instanceId } : undefined);
+    const { rows } = await withClient((client) => client.query<{ accepted: boolean; skipped: number }>(SQL.acceptEvents, params));
+    return rows.map((row) => (row.accepted ? { outcome: 'accepted', skippedProfiles: row.skipped } : { outcome: 'duplicate' }));
   };
 
   /**
@@ -161,7 +153,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   const commitGroup = async (group: PendingAccept[]): Promise<void> => {
     let results: AcceptResult[];
     try {
-      results = await tx((client) => acceptAll(client, group.map((p) => p.input)));
+      results = await acceptAll(group.map((p) => p.input));
     } catch (error) {
       if (group.length === 1 || isConnectionError(error)) {
         for (const pending of group) pending.reject(new StoreUnavailableError(error));
@@ -215,6 +207,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     settle(owner, settlements, now) {
       return run(async () => {
         if (settlements.length === 0) return;
+        // The UPDATE is one statement; the console's attempt log (issue 14) adds its own two.
         await tx(async (client) => {
           await settleAll(client, withoutNul(owner), cleanSettlements(settlements), now);
           await recordAttemptsPostgres(client, settlements);
