@@ -128,10 +128,13 @@ export function relayEnv(storeUrl: string, adobe: FakeAdobe, extra: Record<strin
   };
 }
 
-/** `node dist/src/server.js` (what `npm start` runs); resolves once it logs that it listens. */
-export function startReplica(env: Record<string, string>): Promise<Replica> {
-  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'server.js')], {
-    cwd: ROOT,
+/**
+ * `node dist/src/server.js` (what `npm start` runs) of `root` (another checkout's build, to compare two
+ * versions side by side); resolves once it logs that it listens.
+ */
+export function startReplica(env: Record<string, string>, root = ROOT): Promise<Replica> {
+  const child: ChildProcess = spawn(process.execPath, [join(root, 'dist', 'src', 'server.js')], {
+    cwd: root,
     env: { PATH: process.env['PATH'] ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
