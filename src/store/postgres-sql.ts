@@ -21,8 +21,6 @@ const SUPERSEDED = `(m.profile_key IS NOT NULL AND EXISTS (SELECT 1 FROM profile
   WHERE w.profile_key = m.profile_key AND w.newest_created_at > m.source_created_at))`;
 
 export const SQL = {
-  insertEvent: `INSERT INTO events (event_id, event_name, envelope, created_at, received_at, mapping_status, payload, trace_parent, customer_id)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (event_id) DO NOTHING`,
   insertMessages: `INSERT INTO messages (event_id, kind, body, state, next_attempt_at, accepted_at, dead_reason, profile_key, source_created_at)`,
   acceptEvents: `SELECT out_accepted AS accepted, out_skipped AS skipped
                  FROM relay_accept_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
