@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { Metrics } from '../ops/metrics.js';
@@ -9,6 +8,7 @@ import { retryDelayMs } from './backoff.js';
 import { packBatches } from './batcher.js';
 import type { CircuitBreaker, CircuitState } from './circuit-breaker.js';
 import type { RateLimiter } from './rate-limiter.js';
+import { realTimer, type Timer } from './timer.js';
 import type { ClaimedMessage, MessageOutcome, RetryReason, Sink } from './types.js';
 import { createWaker } from './waker.js';
 
@@ -43,12 +43,16 @@ export function createDeliveryWorker(deps: {
   rateLimiter: RateLimiter;
   circuitBreaker: CircuitBreaker;
   options: DeliveryOptions;
+  /** Wall-clock time, stored with messages (acceptance, leases, next attempts). */
   now?: () => number;
+  /** Every wait of the worker, and the monotonic clock of its linger (tests drive it by hand). */
+  timer?: Timer;
   random?: () => number;
 }): DeliveryWorker {
   const { store, sink, metrics, logger, rateLimiter, circuitBreaker, options } = deps;
   const now = deps.now ?? Date.now;
-  const waker = createWaker();
+  const timer = deps.timer ?? realTimer;
+  const waker = createWaker(timer);
   const abort = new AbortController();
   /** Fires as soon as stop() is called, ending linger pauses at once. */
   const stopping = new AbortController();
@@ -151,7 +155,7 @@ export function createDeliveryWorker(deps: {
         return;
       } catch (error) {
         if (lease.aborted) throw error;
-        await sleep(Math.min(2_000, 100 * 2 ** attempt), undefined, { signal: lease }).catch(() => undefined);
+        await timer.sleep(Math.min(2_000, 100 * 2 ** attempt), lease);
       }
     }
   };
@@ -164,14 +168,17 @@ export function createDeliveryWorker(deps: {
   const leaseSignal = (claimedAt: number) => {
     const controller = new AbortController();
     const margin = Math.min(1_000, Math.floor(options.leaseMs / 10));
+    const disposed = new AbortController();
     const onAbort = () => controller.abort();
     if (abort.signal.aborted) controller.abort();
     else abort.signal.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(onAbort, Math.max(0, claimedAt + options.leaseMs - margin - now()));
+    void timer.sleep(Math.max(0, claimedAt + options.leaseMs - margin - now()), disposed.signal).then(() => {
+      if (!disposed.signal.aborted) onAbort();
+    });
     return {
       signal: controller.signal,
       dispose() {
-        clearTimeout(timer);
+        disposed.abort();
         abort.signal.removeEventListener('abort', onAbort);
       },
     };
@@ -202,10 +209,10 @@ export function createDeliveryWorker(deps: {
       // A shallow queue is claimed at most once per linger period by all lanes together, so webhooks
       // arriving meanwhile fill the next batch. Without it, lanes chase each webhook with a small
       // batch, and every batch costs a claim and a settle (measured: ~31 messages a batch under
-      // load, half of ingest's CPU). A monotonic clock: the injected one is for leases and retries.
-      const lingerLeft = shallowUntil - performance.now();
+      // load, half of ingest's CPU). The timer's monotonic clock: wall time (`now`) may step.
+      const lingerLeft = shallowUntil - timer.now();
       if (lingerLeft > 0) {
-        await sleep(lingerLeft, undefined, { signal: stopping.signal }).catch(() => undefined);
+        await timer.sleep(lingerLeft, stopping.signal);
         continue;
       }
       let claimed: ClaimedMessage[];
@@ -217,7 +224,7 @@ export function createDeliveryWorker(deps: {
         await waker.wait(options.pollIntervalMs);
         continue;
       }
-      if (claimed.length < options.batchMaxMessages) shallowUntil = performance.now() + options.lingerMs;
+      if (claimed.length < options.batchMaxMessages) shallowUntil = timer.now() + options.lingerMs;
       if (claimed.length === 0) {
         await idle();
         continue;
@@ -266,14 +273,9 @@ export function createDeliveryWorker(deps: {
       unsubscribe?.();
       waker.notify();
       const all = Promise.all(lanes);
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([
-        all.then(() => false),
-        new Promise<boolean>((resolve) => {
-          timer = setTimeout(resolve, graceMs, true);
-        }),
-      ]);
-      clearTimeout(timer);
+      const graceOver = new AbortController();
+      const timedOut = await Promise.race([all.then(() => false), timer.sleep(graceMs, graceOver.signal).then(() => true)]);
+      graceOver.abort();
       if (timedOut) {
         logger.warn({ graceMs }, 'deliveries still in flight at the end of the grace period: aborting them (they will be retried)');
         abort.abort();

@@ -1,3 +1,5 @@
+import { realTimer, type Timer } from './timer.js';
+
 /**
  * Lets idle delivery lanes sleep until new work arrives or a deadline passes: one timer per waiting
  * lane, never one per event.
@@ -8,22 +10,21 @@ export interface Waker {
   notify(): void;
 }
 
-export function createWaker(): Waker {
-  const waiters = new Set<(woken: boolean) => void>();
+export function createWaker(timer: Timer = realTimer): Waker {
+  const waiters = new Set<AbortController>();
   return {
-    wait(ms) {
-      return new Promise<boolean>((resolve) => {
-        const done = (woken: boolean) => {
-          clearTimeout(timer);
-          waiters.delete(done);
-          resolve(woken);
-        };
-        const timer = setTimeout(done, Math.max(0, ms), false);
-        waiters.add(done);
-      });
+    async wait(ms) {
+      const woken = new AbortController();
+      waiters.add(woken);
+      try {
+        await timer.sleep(Math.max(0, ms), woken.signal);
+        return woken.signal.aborted;
+      } finally {
+        waiters.delete(woken);
+      }
     },
     notify() {
-      for (const done of [...waiters]) done(true);
+      for (const woken of waiters) woken.abort();
     },
   };
 }

@@ -3,7 +3,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { createCircuitBreaker, type CircuitBreaker, type CircuitState } from '../../src/delivery/circuit-breaker.js';
 import { createDeliveryWorker } from '../../src/delivery/delivery-worker.js';
 import { createRateLimiter, type RateLimiter } from '../../src/delivery/rate-limiter.js';
-import { deliverAll, deliveryOptions, retryAll, untilAborted, useWorkerHarness } from '../helpers/delivery-worker-harness.js';
+import { deliverAll, deliveryOptions, retryAll, T0, untilAborted, useWorkerHarness } from '../helpers/delivery-worker-harness.js';
+import { ManualTimer } from '../helpers/manual-timer.js';
 import { metricValue } from '../helpers/metric-values.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -68,39 +69,34 @@ describe('delivery worker: circuit breaker', () => {
 
 describe('delivery worker: leases', () => {
   it('a send outlasting the lease is aborted and settled before the lease runs out: never two sends at once', async () => {
-    h.clock = Date.now(); // this test runs on the real clock
+    const timer = new ManualTimer(T0);
     const id = await h.accept();
     const leaseMs = 1_000;
-    const leaseEnds: { abortedAt: number; leaseEnd: number | null }[] = [];
-    h.sink.script(
-      (batch, signal) =>
-        new Promise((resolve) => {
-          signal.addEventListener(
-            'abort',
-            () => {
-              void h.store.getEvent(id).then((view) => {
-                leaseEnds.push({ abortedAt: Date.now(), leaseEnd: view?.messages[0]?.nextAttemptAt ?? null });
-                resolve(batch.map((m) => ({ id: m.id, outcome: 'retry', reason: 'network', detail: 'aborted before Adobe answered' })));
-              });
-            },
-            { once: true },
-          );
-          // Without the lease deadline this send would hang until the test gave up on it.
-          setTimeout(() => resolve(deliverAll(batch, signal)), 5_000);
-        }),
-    );
-    h.startWorker({ options: { concurrency: 2, leaseMs, retry: { baseMs: 1, maxMs: 1 } }, now: Date.now });
+    let abortedAt: number | undefined;
+    // Without the lease deadline this send would hang until the test gave up on it.
+    h.sink.script((batch, signal) => {
+      signal.addEventListener('abort', () => (abortedAt = timer.now()), { once: true });
+      return untilAborted(batch, signal);
+    });
+    h.startWorker({ options: { concurrency: 2, leaseMs, retry: { baseMs: 1, maxMs: 1 } }, now: () => timer.now(), timer });
+    await waitFor(() => h.sink.sends.length === 1, { what: 'the send under way' });
+    const leaseEnd = (await h.messageOf(id)).nextAttemptAt!;
+    expect(leaseEnd).toBe(T0 + leaseMs);
+    // Time stops one ms short of the lease's end: by then the send must be cut short and its outcome recorded.
+    timer.advance(leaseMs - 1);
+    await h.settledWith(id, (m) => m.state === 'pending' && m.attempts === 1, 'the aborted attempt recorded while the lease lasts');
+    expect(abortedAt).toBeLessThan(leaseEnd);
+    expect(await h.messageOf(id)).toMatchObject({ lastError: 'network: aborted before Adobe answered' });
+    // Both lanes parked (no lease timer left): past the retry delay the message goes again, once.
+    await waitFor(() => timer.sleepers === 2, { what: 'both lanes idle' });
+    timer.advance(10);
     await h.settledWith(id, (m) => m.state === 'delivered', 'delivered after the aborted attempt');
-    expect(leaseEnds).toHaveLength(1);
-    const [{ abortedAt, leaseEnd }] = leaseEnds as [(typeof leaseEnds)[0]];
-    expect(leaseEnd).not.toBeNull();
-    expect(abortedAt).toBeLessThan(leaseEnd!);
     expect(h.sink.maxConcurrentPerMessage).toBe(1);
     expect(await h.messageOf(id)).toMatchObject({ attempts: 2 });
   });
 
-  it('waiting on the rate limiter past the lease: the messages are released unsent', async () => {
-    h.clock = Date.now(); // this test runs on the real clock
+  it('waiting on the rate limiter past the lease: the messages are released unsent before the lease runs out', async () => {
+    const timer = new ManualTimer(T0);
     const id = await h.accept();
     let waits = 0;
     const limiter: RateLimiter = {
@@ -115,7 +111,10 @@ describe('delivery worker: leases', () => {
       pausedMs: () => 0,
       factor: 1,
     };
-    h.startWorker({ rateLimiter: limiter, options: { leaseMs: 1_000 }, now: Date.now });
+    h.startWorker({ rateLimiter: limiter, options: { leaseMs: 1_000 }, now: () => timer.now(), timer });
+    await waitFor(() => waits === 1, { what: 'the batch waiting on the rate limiter' });
+    // One ms short of the lease's end: released (due at once), claimed again and sent, time standing still.
+    timer.advance(999);
     await h.settledWith(id, (m) => m.state === 'delivered', 'delivered after the release');
     expect(waits).toBe(2);
     expect(h.sink.sends).toHaveLength(1);
@@ -123,25 +122,28 @@ describe('delivery worker: leases', () => {
   });
 
   it('a Retry-After holds back the other lanes too (real rate limiter)', async () => {
-    h.clock = Date.now(); // this test runs on the real clock
+    const timer = new ManualTimer(T0);
+    const rateLimiter = createRateLimiter({ requestsPerSecond: 1_000, messagesPerSecond: 10_000, now: () => timer.now() });
     const first = await h.accept();
-    let throttledAt = 0;
     const sentAt: number[] = [];
     h.sink.otherwise((batch, signal) => {
-      sentAt.push(performance.now());
+      sentAt.push(timer.now());
       return deliverAll(batch, signal);
     });
-    h.sink.script((batch, signal) => {
-      throttledAt = performance.now();
-      return retryAll('http_429', 300)(batch, signal);
-    });
-    h.startWorker({ options: { concurrency: 3, retry: { baseMs: 10, maxMs: 1_000 } }, now: Date.now });
+    h.sink.script(retryAll('http_429', 300));
+    const lanes = 3;
+    h.startWorker({ rateLimiter, options: { concurrency: lanes, retry: { baseMs: 10, maxMs: 1_000 } }, now: () => timer.now(), timer });
     await h.settledWith(first, (m) => m.attempts === 1, 'the 429 recorded');
-    // New work for the idle lanes: none of them may send before the 300 ms are up.
+    // New work for the idle lanes: they wake, see the pause and wait it out without sending.
     const others = [await h.accept(), await h.accept(), await h.accept()];
+    await waitFor(() => timer.sleepers === lanes, { what: 'every lane waiting' });
+    timer.advance(299);
+    await waitFor(() => timer.sleepers === lanes, { what: 'every lane still waiting' });
+    expect(h.sink.sends).toHaveLength(1);
+    timer.advance(1);
     for (const id of [first, ...others]) await h.settledWith(id, (m) => m.state === 'delivered', `${id} delivered`);
     expect(sentAt.length).toBeGreaterThan(0);
-    for (const t of sentAt) expect(t - throttledAt).toBeGreaterThanOrEqual(300);
+    for (const t of sentAt) expect(t).toBe(T0 + 300);
   });
 
   it("does not claim while Adobe's Retry-After pause lasts", async () => {
@@ -225,13 +227,21 @@ describe('delivery worker: stop()', () => {
 
 describe('delivery worker: batching a shallow queue', () => {
   it('lets webhooks arriving within the linger period share one batch, across lanes', async () => {
+    const timer = new ManualTimer(T0);
+    const lanes = 4;
+    const allParked = (what: string) => waitFor(() => timer.sleepers === lanes, { what });
     h.sink.script(deliverAll);
-    h.startWorker({ options: { lingerMs: 300, concurrency: 4, batchMaxMessages: 100 } });
+    h.startWorker({ options: { lingerMs: 300, concurrency: lanes, batchMaxMessages: 100 }, timer });
     const first = await h.accept();
-    await h.settledWith(first, (m) => m.state === 'delivered', 'the lone first event, sent at once');
-    // Ten more arrive while the lanes leave the shallow queue to fill: one batch, not ten.
+    await allParked('the lanes lingering after their empty claims');
+    timer.advance(300);
+    await h.settledWith(first, (m) => m.state === 'delivered', 'the lone first event, sent once the linger ends');
+    // Ten more arrive while the lanes leave the shallow queue to fill: nothing goes until the linger ends, then one batch, not ten.
     const rest = [];
     for (let i = 0; i < 10; i += 1) rest.push(await h.accept());
+    await allParked('the lanes lingering again');
+    expect(h.sink.sends).toHaveLength(1);
+    timer.advance(300);
     for (const id of rest) await h.settledWith(id, (m) => m.state === 'delivered', 'the ten later events');
     expect(h.sink.sends.map((s) => s.ids.length)).toEqual([1, 10]);
   });

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, expect } from 'vitest';
 import { createCircuitBreaker, type CircuitBreaker } from '../../src/delivery/circuit-breaker.js';
 import { createDeliveryWorker, type DeliveryOptions, type DeliveryWorker } from '../../src/delivery/delivery-worker.js';
 import { createRateLimiter, type RateLimiter } from '../../src/delivery/rate-limiter.js';
+import type { Timer } from '../../src/delivery/timer.js';
 import type { ClaimedMessage, MessageOutcome, RetryReason, Sink } from '../../src/delivery/types.js';
 import { capillaryEvent } from '../store/store-contract.js';
 import { XDM_CONTENT_TYPE, type MessageKind, type OutboundMessage } from '../../src/mapping/types.js';
@@ -109,6 +110,8 @@ export interface WorkerHarness {
     circuitBreaker?: CircuitBreaker;
     rateLimiter?: RateLimiter;
     now?: () => number;
+    /** The worker's waits: real unless the test drives them (test/helpers/manual-timer.ts). */
+    timer?: Timer;
     random?: () => number;
   }): DeliveryWorker;
   /** Stores an event with one message per kind given; resolves to its id. */
@@ -161,6 +164,7 @@ export function useWorkerHarness(): WorkerHarness {
         circuitBreaker: overrides.circuitBreaker ?? createCircuitBreaker({ windowMs: 60_000, minRequests: 10, failureRatio: 0.7, openMs: 30_000 }),
         options: deliveryOptions(overrides.options),
         now: overrides.now ?? (() => h.clock),
+        ...(overrides.timer ? { timer: overrides.timer } : {}),
         random: overrides.random ?? (() => 0.5),
       });
       worker.start();
