@@ -13,6 +13,7 @@ import { XDM_CONTENT_TYPE, type MessageKind, type OutboundMessage } from '../../
 import { createMetrics, type Metrics } from '../../src/ops/metrics.js';
 import { createSqliteStore } from '../../src/store/sqlite-store.js';
 import type { MessageView, Store } from '../../src/store/types.js';
+import { ManualTimer } from './manual-timer.js';
 import { waitFor } from './wait-for.js';
 
 /**
@@ -127,6 +128,7 @@ export function useWorkerHarness(): WorkerHarness {
   let metrics: Metrics | undefined;
   let sink: ScriptedSink | undefined;
   let worker: DeliveryWorker | undefined;
+  let timer: Timer | undefined;
   let seq = 0;
 
   beforeEach(() => {
@@ -137,8 +139,12 @@ export function useWorkerHarness(): WorkerHarness {
     h.clock = T0;
   });
   afterEach(async () => {
-    await worker?.stop(1_000);
+    const stopped = worker?.stop(1_000);
+    // Time a test drives by hand would never end the grace period (say a send the test left hanging).
+    if (timer instanceof ManualTimer) timer.advance(1_000);
+    await stopped;
     worker = undefined;
+    timer = undefined;
     await store?.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -155,6 +161,7 @@ export function useWorkerHarness(): WorkerHarness {
     },
     clock: T0,
     startWorker(overrides = {}) {
+      timer = overrides.timer;
       worker = createDeliveryWorker({
         store: store!,
         sink: sink!,
