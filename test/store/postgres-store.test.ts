@@ -21,7 +21,7 @@ const acceptNew = (store: Store, event = capillaryEvent()) =>
   store.acceptEvent({ event, payload: '{}', mapping: mapped(outbound(event.eventId)) });
 
 /** Resolves on the store's next onWork call; rejects after `timeoutMs`. */
-function nextWake(store: Store, timeoutMs: number): Promise<number> {
+function nextWake(store: Store, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       off();
@@ -30,7 +30,7 @@ function nextWake(store: Store, timeoutMs: number): Promise<number> {
     const off = store.onWork(() => {
       clearTimeout(timer);
       off();
-      resolve(performance.now());
+      resolve();
     });
   });
 }
@@ -95,16 +95,13 @@ describe('PostgreSQL store: several replicas on one database', () => {
   });
 
   it('wakes an idle replica through LISTEN/NOTIFY when another accepts', async () => {
-    const latencies: number[] = [];
+    // B's store has no poll of its own: each onWork call is a notification of A's commit. How soon it
+    // comes is measured, not asserted (src/store/postgres-store.ts: p50 under 1 ms).
     for (let i = 0; i < 20; i += 1) {
       const woke = nextWake(b, 5_000);
-      const start = performance.now();
       await acceptNew(a);
-      latencies.push((await woke) - start);
+      await woke;
     }
-    latencies.sort((x, y) => x - y);
-    // Far below the 1 s default poll interval (measured here: p50 about 1 ms from accept call to wake).
-    expect(latencies[Math.floor(latencies.length / 2)]).toBeLessThan(250);
   });
 
   it('lets one bad event fail alone, not the events committed with it', async () => {
