@@ -3,19 +3,15 @@ import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { ConfigError } from '../errors.js';
 import type { MappingOptions } from '../mapping/types.js';
-import { EnvSchema, EXAMPLE_WEBHOOK_SECRET, MIN_ADMIN_TOKEN_LENGTH, MIN_WEBHOOK_SECRET_LENGTH, SECRET_VARIABLES, type Env } from './env-schema.js';
+import { EnvSchema, MIN_ADMIN_TOKEN_LENGTH, ROUTE_SETTINGS, SECRET_VARIABLES, type Env } from './env-schema.js';
+import { buildRoute, ENV_ROUTE_ID, type AdobeConfig, type RouteConfig } from './route-config.js';
+import { loadRoutesFile } from './routes-file.js';
 import { parseTrustProxy, type TrustProxy } from './trust-proxy.js';
 
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
-export interface AdobeConfig {
-  imsUrl: string;
-  clientId: string;
-  clientSecret: string;
-  scopes: string;
-  inletUrl: string;
-}
+export type { AdobeConfig, RouteConfig } from './route-config.js';
 
 export interface Listener {
   port: number;
@@ -34,6 +30,11 @@ export interface Config {
   /** undefined: dry-run (no AEP inlet configured). */
   adobe: AdobeConfig | { inletUrl: string; clientId?: undefined } | undefined;
   mapping: MappingOptions;
+  /**
+   * Every route the relay serves: the environment's one (at /webhooks/capillary), or ROUTES_FILE's.
+   * `auth`, `adobe`, `mapping` and `dryRunFile` above describe the environment's route.
+   */
+  routes: RouteConfig[];
   store: { url: string; synchronous: 'full' | 'normal'; checkpointIntervalMs: number; maxSizeBytes?: number; queryTimeoutMs: number; dedupRetentionMs: number; pruneIntervalMs: number };
   dryRunFile: string;
   adminToken: string | undefined;
@@ -69,17 +70,6 @@ function describeExpected(variable: string, message: string | undefined): string
   return `${message ?? 'a valid value'}${schema?.description ? ` (${schema.description})` : ''}`;
 }
 
-const splitList = (value: string | undefined) => (value ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-
-function parsePairs(value: string): Record<string, string> {
-  const pairs: Record<string, string> = {};
-  for (const item of splitList(value)) {
-    const [key, namespace] = item.split('=').map((s) => s.trim());
-    if (key && namespace) pairs[key.toLowerCase()] = namespace;
-  }
-  return pairs;
-}
-
 /**
  * Reads and checks every setting. Throws ConfigError naming the variable and what was expected;
  * server.ts prints that one line and exits.
@@ -93,36 +83,28 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = env as unknown as Env;
 
-  const secrets = splitList(e.CAPILLARY_AUTH_SECRETS);
-  if (secrets.length === 0 && !e.CAPILLARY_AUTH_DISABLED) {
-    throw new ConfigError('CAPILLARY_AUTH_SECRETS', 'at least one accepted webhook secret (or CAPILLARY_AUTH_DISABLED=true, for development only)');
+  if (e.ADMIN_TOKEN !== undefined && e.ADMIN_TOKEN.length < MIN_ADMIN_TOKEN_LENGTH) {
+    throw new ConfigError('ADMIN_TOKEN', `at least ${MIN_ADMIN_TOKEN_LENGTH} characters (e.g. openssl rand -hex 24)`);
   }
-  checkSecretStrength(secrets, e.ADMIN_TOKEN);
   if (e.DELIVERY_LEASE_MS <= e.DELIVERY_REQUEST_TIMEOUT_MS) {
     throw new ConfigError('DELIVERY_LEASE_MS', `more than DELIVERY_REQUEST_TIMEOUT_MS (${e.DELIVERY_REQUEST_TIMEOUT_MS}), so a lease never expires under a live request`);
   }
 
-  const adobe = adobeConfig(e);
-  const tenantId = e.AEP_TENANT_ID?.replace(/^_/, '');
-  const mapping: MappingOptions = {
-    event: { datasetId: e.AEP_EVENT_DATASET_ID ?? 'dry-run-event-dataset', schemaId: e.AEP_EVENT_SCHEMA_ID ?? 'https://ns.adobe.com/dry-run/schemas/experience-event' },
-    ...(e.AEP_PROFILE_DATASET_ID ? { profile: { datasetId: e.AEP_PROFILE_DATASET_ID, schemaId: e.AEP_PROFILE_SCHEMA_ID ?? '' } } : {}),
-    ...(e.ADOBE_ORG_ID ? { imsOrgId: e.ADOBE_ORG_ID } : {}),
-    ...(e.AEP_FLOW_ID ? { flowId: e.AEP_FLOW_ID } : {}),
-    sourceName: e.AEP_SOURCE_NAME,
-    ...(tenantId ? { tenantId } : {}),
-    identity: {
-      customerId: e.IDENTITY_NAMESPACE_CUSTOMER_ID,
-      email: e.IDENTITY_NAMESPACE_EMAIL,
-      phone: e.IDENTITY_NAMESPACE_PHONE,
-      // An empty variable counts as unset (default), so `none` is how to leave externalId out.
-      externalId: e.IDENTITY_NAMESPACE_EXTERNAL_ID === 'none' ? '' : e.IDENTITY_NAMESPACE_EXTERNAL_ID,
-      channels: parsePairs(e.IDENTITY_CHANNEL_NAMESPACES),
-    },
-    hashIdentities: e.IDENTITY_HASH,
-    legacyLoyaltySchema: e.XDM_LEGACY_LOYALTY_SCHEMA,
-  };
-  if (mapping.profile && !e.AEP_PROFILE_SCHEMA_ID) throw new ConfigError('AEP_PROFILE_SCHEMA_ID', 'the Profile schema $id, since AEP_PROFILE_DATASET_ID is set');
+  let routes: RouteConfig[];
+  let envRoute: RouteConfig;
+  if (e.ROUTES_FILE) {
+    // No route inherits from the environment: a route setting there would be silently unused.
+    const stray = Object.keys(ROUTE_SETTINGS).find((name) => Boolean(source[name]) || Boolean(source[`${name}_FILE`]));
+    if (stray) throw new ConfigError(stray, `unset, since ROUTES_FILE is set (each route of the file has its own ${stray})`);
+    routes = loadRoutesFile(e.ROUTES_FILE, { environment: source, authDisabled: e.CAPILLARY_AUTH_DISABLED });
+    envRoute = buildRoute(ENV_ROUTE_ID, e, { fromFile: false, authDisabled: true });
+  } else {
+    envRoute = buildRoute(ENV_ROUTE_ID, e, { fromFile: false, authDisabled: e.CAPILLARY_AUTH_DISABLED });
+    routes = [envRoute];
+  }
+  const mapping: MappingOptions = envRoute.mapping;
+  const adobe: Config['adobe'] = envRoute.adobe;
+  const secrets = envRoute.secrets;
 
   // Port 0 asks for any free port, so two zeros are two listeners (tests run both that way).
   const oneListener = e.OPS_PORT === e.PORT && e.PORT !== 0;
@@ -135,6 +117,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     auth: { header: e.CAPILLARY_AUTH_HEADER.toLowerCase(), secrets, disabled: e.CAPILLARY_AUTH_DISABLED },
     adobe,
     mapping,
+    routes,
     store: {
       url: e.STORE_URL,
       synchronous: e.STORE_SYNCHRONOUS,
@@ -144,39 +127,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       dedupRetentionMs: e.DEDUP_RETENTION_HOURS * 3_600_000,
       pruneIntervalMs: e.PRUNE_INTERVAL_MS,
     },
-    dryRunFile: e.DRY_RUN_FILE,
+    dryRunFile: envRoute.dryRunFile,
     adminToken: e.ADMIN_TOKEN,
   };
-}
-
-/**
- * A secret an attacker can guess is no secret: the public port faces the internet. The message names
- * the variable and the rule, never the value.
- */
-function checkSecretStrength(webhookSecrets: string[], adminToken: string | undefined): void {
-  for (const secret of webhookSecrets) {
-    if (secret === EXAMPLE_WEBHOOK_SECRET) {
-      throw new ConfigError('CAPILLARY_AUTH_SECRETS', "a secret of your own, not .env.example's placeholder");
-    }
-    if (secret.length < MIN_WEBHOOK_SECRET_LENGTH) {
-      throw new ConfigError('CAPILLARY_AUTH_SECRETS', `secrets of at least ${MIN_WEBHOOK_SECRET_LENGTH} characters (one is shorter)`);
-    }
-  }
-  if (adminToken !== undefined && adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
-    throw new ConfigError('ADMIN_TOKEN', `at least ${MIN_ADMIN_TOKEN_LENGTH} characters (e.g. openssl rand -hex 24)`);
-  }
-}
-
-function adobeConfig(e: Env): Config['adobe'] {
-  if (!e.AEP_INLET_URL) return undefined;
-  for (const variable of ['AEP_EVENT_DATASET_ID', 'AEP_EVENT_SCHEMA_ID'] as const) {
-    if (!e[variable]) throw new ConfigError(variable, 'a value, since AEP_INLET_URL is set');
-  }
-  const credentials = [e.ADOBE_CLIENT_ID, e.ADOBE_CLIENT_SECRET].filter(Boolean).length;
-  if (credentials === 1) {
-    throw new ConfigError(e.ADOBE_CLIENT_ID ? 'ADOBE_CLIENT_SECRET' : 'ADOBE_CLIENT_ID', 'both ADOBE_CLIENT_ID and ADOBE_CLIENT_SECRET, or neither (unauthenticated inlet)');
-  }
-  // Without credentials the inlet is an unauthenticated one: messages go without a token.
-  if (!e.ADOBE_CLIENT_ID || !e.ADOBE_CLIENT_SECRET) return { inletUrl: e.AEP_INLET_URL };
-  return { imsUrl: e.ADOBE_IMS_URL, clientId: e.ADOBE_CLIENT_ID, clientSecret: e.ADOBE_CLIENT_SECRET, scopes: e.ADOBE_SCOPES, inletUrl: e.AEP_INLET_URL };
 }

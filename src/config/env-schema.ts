@@ -11,6 +11,8 @@ const int = (defaultValue: number, minimum: number, maximum: number, description
 const text = (description: string) => Type.Optional(Type.String({ minLength: 1, description }));
 
 export const SECRET_VARIABLES = ['CAPILLARY_AUTH_SECRETS', 'ADOBE_CLIENT_SECRET', 'ADMIN_TOKEN'] as const;
+/** The secrets of a route: in ROUTES_FILE only as `<NAME>_FILE` or `<NAME>_ENV`, never literally. */
+export const ROUTE_SECRET_VARIABLES = ['CAPILLARY_AUTH_SECRETS', 'ADOBE_CLIENT_SECRET'] as const;
 
 /** The webhook secret `.env.example` ships: refused at start, so a copied example never goes live. */
 export const EXAMPLE_WEBHOOK_SECRET = 'change-me-to-the-value-capillary-sends';
@@ -18,22 +20,13 @@ export const EXAMPLE_WEBHOOK_SECRET = 'change-me-to-the-value-capillary-sends';
 export const MIN_WEBHOOK_SECRET_LENGTH = 16;
 export const MIN_ADMIN_TOKEN_LENGTH = 32;
 
-export const EnvSchema = Type.Object({
-  // Listening
-  PORT: int(8080, 0, 65535, 'public port: POST /webhooks/capillary, /healthz and /readyz only'),
-  HOST: Type.String({ default: '0.0.0.0', minLength: 1, description: 'interface of the public port' }),
-  OPS_PORT: int(9464, 0, 65535, 'operations port: /metrics, /admin/*, /healthz, /readyz; equal to PORT serves everything on one listener'),
-  OPS_HOST: text('interface of the operations port (default: HOST)'),
-
+/**
+ * Settings of one route (one Capillary brand to one Adobe destination): the same names in the
+ * environment (the single route at /webhooks/capillary) and under each route of ROUTES_FILE.
+ */
+export const ROUTE_SETTINGS = {
   // Capillary authentication
-  CAPILLARY_AUTH_HEADER: Type.String({ default: 'authorization', pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$', description: 'the header Capillary is configured to send' }),
   CAPILLARY_AUTH_SECRETS: text('comma-separated accepted values of the auth header (several, for rotation)'),
-  CAPILLARY_AUTH_DISABLED: bool(false, 'true accepts webhooks without authentication (development only)'),
-  WEBHOOK_BODY_LIMIT_BYTES: int(2_097_152, 1_048_576, 104_857_600, 'largest webhook body accepted (413 above it)'),
-  WEBHOOK_ALLOWED_CIDRS: text('comma-separated CIDR ranges allowed to call the webhook route (unset: any)'),
-  RATE_LIMIT_MAX: int(20_000, 1, 10_000_000, 'webhook calls allowed per source address per window (429 above it)'),
-  RATE_LIMIT_WINDOW_MS: int(1000, 100, 3_600_000, 'rate limit window in milliseconds'),
-  TRUST_PROXY: Type.String({ default: 'false', minLength: 1, description: 'whose X-Forwarded-For to believe: false, a hop count, or comma-separated proxy addresses and CIDRs (true is refused)' }),
 
   // Adobe IMS (OAuth server-to-server)
   ADOBE_IMS_URL: Type.String({ default: 'https://ims-na1.adobelogin.com/ims/token/v3', format: 'uri', description: 'IMS token endpoint' }),
@@ -61,6 +54,40 @@ export const EnvSchema = Type.Object({
   IDENTITY_HASH: bool(false, 'SHA-256 hash email and phone identities'),
   XDM_LEGACY_LOYALTY_SCHEMA: bool(false, 'leave out Loyalty Details fields added to XDM in 2025-2026'),
 
+  // Dry run (no inlet)
+  DRY_RUN_FILE: Type.String({ default: './data/dry-run.ndjson', minLength: 1, description: 'dry-run output, one DCS message a line' }),
+
+  // Delivery to this route's Adobe endpoints
+  CIRCUIT_OPEN_MS: int(2_000, 100, 3_600_000, 'longest pause between probes while most AEP requests fail (the first pause is 2 s at most, doubling)'),
+  AEP_MAX_REQUESTS_PER_SECOND: int(1000, 1, 100_000, 'cap on requests per second to the inlet (Adobe: 1,000)'),
+  AEP_MAX_MESSAGES_PER_SECOND: int(10_000, 1, 1_000_000, 'cap on messages per second to the inlet (Adobe: 10,000)'),
+
+  // Routes (issue 13)
+  CAPILLARY_ORG_IDS: text('comma-separated Capillary org ids this route accepts (payload orgId, or the prefix of eventType); others are held, never delivered. Required in ROUTES_FILE; unset in the environment accepts any org'),
+  AEP_OUTPUT: Type.Union([Type.Literal('xdm'), Type.Literal('source'), Type.Literal('raw')], { default: 'xdm', description: "xdm: XDM messages to AEP_INLET_URL; source: the payloads of Adobe's Capillary source to its dataflows; raw: the webhook body as received to AEP_INLET_URL" }),
+  AEP_SOURCE_PROFILE_INLET_URL: Type.Optional(Type.String({ format: 'uri', pattern: '^https?://', description: "AEP_OUTPUT=source: streaming endpoint of the Capillary source's profile dataflow" })),
+  AEP_SOURCE_PROFILE_FLOW_ID: text("AEP_OUTPUT=source: the profile dataflow's id, sent as x-adobe-flow-id"),
+  AEP_SOURCE_TRANSACTION_INLET_URL: Type.Optional(Type.String({ format: 'uri', pattern: '^https?://', description: "AEP_OUTPUT=source: streaming endpoint of the Capillary source's transaction dataflow" })),
+  AEP_SOURCE_TRANSACTION_FLOW_ID: text("AEP_OUTPUT=source: the transaction dataflow's id, sent as x-adobe-flow-id"),
+};
+
+/** Settings of the process: listeners, store, delivery engine, operations. Environment only. */
+export const PROCESS_SETTINGS = {
+  // Listening
+  PORT: int(8080, 0, 65535, 'public port: POST /webhooks/capillary, /healthz and /readyz only'),
+  HOST: Type.String({ default: '0.0.0.0', minLength: 1, description: 'interface of the public port' }),
+  OPS_PORT: int(9464, 0, 65535, 'operations port: /metrics, /admin/*, /healthz, /readyz; equal to PORT serves everything on one listener'),
+  OPS_HOST: text('interface of the operations port (default: HOST)'),
+
+  // Capillary authentication
+  CAPILLARY_AUTH_HEADER: Type.String({ default: 'authorization', pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$', description: 'the header Capillary is configured to send' }),
+  CAPILLARY_AUTH_DISABLED: bool(false, 'true accepts webhooks without authentication (development only)'),
+  WEBHOOK_BODY_LIMIT_BYTES: int(2_097_152, 1_048_576, 104_857_600, 'largest webhook body accepted (413 above it)'),
+  WEBHOOK_ALLOWED_CIDRS: text('comma-separated CIDR ranges allowed to call the webhook route (unset: any)'),
+  RATE_LIMIT_MAX: int(20_000, 1, 10_000_000, 'webhook calls allowed per source address per window (429 above it)'),
+  RATE_LIMIT_WINDOW_MS: int(1000, 100, 3_600_000, 'rate limit window in milliseconds'),
+  TRUST_PROXY: Type.String({ default: 'false', minLength: 1, description: 'whose X-Forwarded-For to believe: false, a hop count, or comma-separated proxy addresses and CIDRs (true is refused)' }),
+
   // Store
   STORE_URL: Type.String({ default: 'sqlite:./data/relay.db', pattern: '^(sqlite:|postgres(ql)?://)', description: 'sqlite:<path> or postgres://user:pass@host:5432/db' }),
   STORE_SYNCHRONOUS: Type.Union([Type.Literal('full'), Type.Literal('normal')], { default: 'full', description: 'SQLite: full survives power loss, normal survives process crashes only' }),
@@ -69,7 +96,6 @@ export const EnvSchema = Type.Object({
   STORE_QUERY_TIMEOUT_MS: int(5000, 500, 600_000, 'PostgreSQL: a query (a webhook commit included) that has no answer by then fails, and the webhook answers 503'),
   DEDUP_RETENTION_HOURS: int(192, 192, 87_600, 'how long event ids are remembered for deduplication; at least 192 (8 days) since Capillary retries for 7 days'),
   PRUNE_INTERVAL_MS: int(600_000, 1000, 86_400_000, 'how often delivered rows past retention are pruned'),
-  DRY_RUN_FILE: Type.String({ default: './data/dry-run.ndjson', minLength: 1, description: 'dry-run output, one DCS message a line' }),
 
   // Delivery
   DELIVERY_BATCH_MAX_MESSAGES: int(500, 1, 10_000, 'messages per AEP batch request at most'),
@@ -82,9 +108,6 @@ export const EnvSchema = Type.Object({
   DELIVERY_RETRY_BASE_MS: int(1000, 1, 3_600_000, 'first retry delay (exponential, full jitter)'),
   DELIVERY_RETRY_MAX_MS: int(600_000, 1, 86_400_000, 'longest retry delay'),
   DELIVERY_MAX_AGE_HOURS: int(168, 1, 8760, 'how long a message is retried before it is dead-lettered as expired'),
-  CIRCUIT_OPEN_MS: int(2_000, 100, 3_600_000, 'longest pause between probes while most AEP requests fail (the first pause is 2 s at most, doubling)'),
-  AEP_MAX_REQUESTS_PER_SECOND: int(1000, 1, 100_000, 'cap on requests per second to the inlet (Adobe: 1,000)'),
-  AEP_MAX_MESSAGES_PER_SECOND: int(10_000, 1, 1_000_000, 'cap on messages per second to the inlet (Adobe: 10,000)'),
 
   // Operations
   ADMIN_TOKEN: text('bearer token for /admin/*; unset turns the admin API off'),
@@ -93,6 +116,14 @@ export const EnvSchema = Type.Object({
   HTTP_REQUEST_TIMEOUT_MS: int(30_000, 1000, 600_000, 'a request must arrive whole within this time (slow clients are cut off)'),
   HTTP_HEADERS_TIMEOUT_MS: int(10_000, 1000, 600_000, 'request headers must arrive within this time'),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: int(65_000, 1000, 600_000, 'idle keep-alive connections close after this time (above load balancer idle timeouts)'),
-});
+  ROUTES_FILE: text('YAML or JSON file of routes (README "Several brands"); unset: the environment is one route at /webhooks/capillary'),
+};
+
+// Closed: a misspelt setting in ROUTES_FILE is refused rather than silently ignored.
+export const RouteSchema = Type.Object(ROUTE_SETTINGS, { additionalProperties: false });
+export type RouteEnv = Static<typeof RouteSchema>;
+
+/** Everything the environment may hold: the process settings and one route's. */
+export const EnvSchema = Type.Object({ ...PROCESS_SETTINGS, ...ROUTE_SETTINGS });
 
 export type Env = Static<typeof EnvSchema>;
