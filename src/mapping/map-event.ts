@@ -1,10 +1,10 @@
 import type { CapillaryEvent } from './capillary-event.js';
-import { programOf, type MappingContext } from './context.js';
+import { programOf, type FamilyOutput, type MappingContext } from './context.js';
 import { toDcsMessage } from './dcs-message.js';
-import { eventSpec } from './event-families.js';
+import { eventSpec, type EventSpec } from './event-families.js';
 import { buildExperienceEvent } from './experience-event.js';
 import { FAMILY_MAPPERS } from './families/index.js';
-import { buildIdentities } from './identities.js';
+import { buildIdentities, type Identities } from './identities.js';
 import { buildProfileRecord, trustedSourceTime } from './profile-record.js';
 import type { MappingOptions, MappingResult, OutboundMessage } from './types.js';
 import { asRecord, epochMsToIso } from './values.js';
@@ -35,10 +35,20 @@ export function mapEvent(event: CapillaryEvent, options: MappingOptions): Mappin
   }
 }
 
-function mapKnownEvent(event: CapillaryEvent, options: MappingOptions): MappingResult {
+/** What every output (XDM here, the Capillary source's payloads in source/) reads from an event. */
+export interface EventAnalysis {
+  spec: EventSpec;
+  ctx: MappingContext;
+  family: FamilyOutput;
+  identities: Identities;
+  warnings: string[];
+}
+
+/** The event read once: its family's fields, identities and time. undefined for an unknown event name. */
+export function analyzeEvent(event: CapillaryEvent, options: MappingOptions): EventAnalysis | undefined {
   const eventName = typeof event.eventName === 'string' ? event.eventName : '';
   const spec = eventSpec(eventName);
-  if (spec === undefined) return { status: 'unmapped', messages: [], warnings: [] };
+  if (spec === undefined) return undefined;
 
   const warnings: string[] = [];
   const time = eventTime(event);
@@ -59,14 +69,20 @@ function mapKnownEvent(event: CapillaryEvent, options: MappingOptions): MappingR
     customerId: identities.customerId,
     program: programOf(data),
   };
-  const family = FAMILY_MAPPERS[spec.family](ctx);
+  return { spec, ctx, family: FAMILY_MAPPERS[spec.family](ctx), identities, warnings };
+}
+
+function mapKnownEvent(event: CapillaryEvent, options: MappingOptions): MappingResult {
+  const analysis = analyzeEvent(event, options);
+  if (analysis === undefined) return { status: 'unmapped', messages: [], warnings: [] };
+  const { spec, ctx, family, identities, warnings } = analysis;
   const tenantKey = tenantKeyOf(options.tenantId);
 
   const messages: OutboundMessage[] = [
     {
       kind: 'event',
       message: toDcsMessage(buildExperienceEvent(ctx, identities.identityMap, family, tenantKey), options.event, options),
-      sourceCreatedAt: time.ms,
+      sourceCreatedAt: ctx.timestampMs,
     },
   ];
   const profile = buildProfileRecord(ctx, spec.profile, identities.identityMap, family, tenantKey);

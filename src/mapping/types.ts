@@ -42,11 +42,27 @@ export interface OutboundMessage {
   sourceCreatedAt: number | null;
 }
 
+/**
+ * A message that is a JSON payload of its own, not a DCS envelope: AEP_OUTPUT=source (the payloads
+ * of Adobe's Capillary source) and raw (the webhook body as received). Posted one a request.
+ */
+export interface PayloadMessage {
+  /** `profile` goes to the profile dataflow, `event` to the transaction (or raw) one. */
+  kind: MessageKind;
+  /** The request body, serialized once: sent byte for byte. */
+  payload: string;
+  profileKey?: string;
+  sourceCreatedAt: number | null;
+}
+
+/** What the store queues: either form. */
+export type QueuedMessage = OutboundMessage | PayloadMessage;
+
 export type MappingStatus = 'mapped' | 'unmapped';
 
-export interface MappingResult {
+export interface MappingResult<M extends QueuedMessage = OutboundMessage> {
   status: MappingStatus;
-  messages: OutboundMessage[];
+  messages: M[];
   /** Non-fatal observations worth counting and logging, e.g. `no_identity`. Stable codes. */
   warnings: string[];
 }
