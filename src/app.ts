@@ -84,7 +84,7 @@ async function relayApp(app: FastifyInstance, opts: AppOptions) {
 
   await app.register(storePlugin, { config: opts.config, ...(opts.store ? { store: opts.store } : {}) });
   await app.register(metricsPlugin);
-  await app.register(sinkPlugin, { config: opts.config, ...(opts.sink ? { sink: opts.sink } : {}) });
+  await app.register(sinkPlugin, { config: opts.config, ...(opts.sink ? { sink: opts.sink } : {}), ...(opts.now ? { now: opts.now } : {}) });
   await app.register(deliveryPlugin, { config: opts.config, ...(opts.now ? { now: opts.now } : {}) });
 
   await app.register(webhookRoute, { config: opts.config, isShuttingDown, ...(opts.now ? { now: opts.now } : {}) });

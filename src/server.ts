@@ -52,6 +52,13 @@ async function main() {
     );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // Re-read ROUTES_FILE; a file that does not load is refused and logged, the routes in force stay.
+  process.on('SIGHUP', () => {
+    if (closing) return;
+    void app.reloadRoutes().then((result) => {
+      if (!result.ok && !config.env.ROUTES_FILE) logger.warn('SIGHUP: ROUTES_FILE is not set; nothing to reload');
+    });
+  });
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
 
@@ -65,7 +72,7 @@ async function main() {
     process.exit(1);
   }
   const address = app.server.address();
-  const dryRun = config.adobe === undefined;
+  const dryRun = app.sink.name === 'dry-run';
   logger.info(
     {
       port: typeof address === 'object' && address ? address.port : config.port,
@@ -74,6 +81,7 @@ async function main() {
       mode: dryRun ? 'dry-run' : 'aep',
       store: config.store.url.startsWith('sqlite:') ? 'sqlite' : 'postgres',
       ...(dryRun ? { dryRunFile: config.dryRunFile } : {}),
+      routes: app.routes.list().map((r) => ({ id: r.config.id, path: r.config.path, output: r.config.output, sink: r.sink.name })),
     },
     dryRun
       ? 'relay listening in DRY-RUN mode: AEP_INLET_URL is unset, messages are written to DRY_RUN_FILE, nothing is sent to Adobe'

@@ -21,6 +21,8 @@ export interface AepSinkDeps {
   dispatcher: Dispatcher;
   logger: Logger;
   metrics: Metrics;
+  /** The `route` metric label (issue 13). */
+  route?: string;
   requestTimeoutMs: number;
   /** Adobe's limit per request (the whole batch). Bigger batches are split before sending. */
   maxRequestBytes?: number;
@@ -138,8 +140,8 @@ export function createAepSink(deps: AepSinkDeps): Sink {
       return { kind: 'failure', reason: 'network', detail: code ?? errorMessage(err) };
     } finally {
       deadline.dispose();
-      aepRequests.inc({ status: status === undefined ? 'network_error' : String(status) });
-      aepRequestDuration.observe((performance.now() - started) / 1000);
+      aepRequests.inc({ status: status === undefined ? 'network_error' : String(status), route: deps.route ?? 'default' });
+      aepRequestDuration.observe({ route: deps.route ?? 'default' }, (performance.now() - started) / 1000);
     }
   }
 

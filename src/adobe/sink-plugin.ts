@@ -1,66 +1,40 @@
 import fp from 'fastify-plugin';
+import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
-import { createDryRunSink } from '../delivery/dry-run-sink.js';
+import { createRouteTable, type RouteTable } from '../delivery/route-table.js';
 import type { Sink } from '../delivery/types.js';
-import { componentLogger } from '../logger.js';
-import { createAepSink } from './dcs-client.js';
-import { createDispatcher } from './dispatcher.js';
-import { createImsTokenProvider } from './ims-token-provider.js';
+import { createRoutesReloader, type ReloadResult } from '../ops/routes-reload.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
+    /** Every route's sink as one: readiness and the console's token status. */
     sink: Sink;
+    /** The routes in service, each with its own sink and delivery (issue 13). */
+    routes: RouteTable;
+    /** Re-reads ROUTES_FILE (SIGHUP, POST /admin/routes/reload); a bad file leaves the routes as they are. */
+    reloadRoutes: () => Promise<ReloadResult>;
   }
 }
 
 /**
- * Chooses where messages go: AEP streaming ingestion (with an IMS token provider when credentials
- * are set) or, with no inlet configured, the dry-run file. Owns the one undici dispatcher every
- * outbound request goes through.
+ * Builds the routes: per route, where messages go (AEP streaming ingestion, a source dataflow, or
+ * the dry-run file), with one IMS token provider per distinct credential set and one undici
+ * dispatcher for every outbound request. The delivery plugin starts and stops them.
  */
 export default fp(
-  async (app, opts: { config: Config; sink?: Sink }) => {
-    const { config } = opts;
-    if (opts.sink) {
-      app.decorate('sink', opts.sink);
-      return;
-    }
-    const logger = componentLogger(app.log, 'adobe');
-    if (!config.adobe) {
-      const sink = await createDryRunSink({ file: config.dryRunFile, logger: componentLogger(app.log, 'dry-run') });
-      app.decorate('sink', sink);
-      app.addHook('onClose', () => sink.close());
-      return;
-    }
-    const requestTimeoutMs = config.env.DELIVERY_REQUEST_TIMEOUT_MS;
-    const dispatcher = createDispatcher({ headersTimeoutMs: requestTimeoutMs, bodyTimeoutMs: requestTimeoutMs });
-    const tokenProvider =
-      'imsUrl' in config.adobe
-        ? createImsTokenProvider({
-            imsUrl: config.adobe.imsUrl,
-            clientId: config.adobe.clientId,
-            clientSecret: config.adobe.clientSecret,
-            scopes: config.adobe.scopes,
-            dispatcher,
-            logger: componentLogger(app.log, 'ims'),
-            metrics: app.metrics,
-          })
-        : undefined;
-    const sink = createAepSink({
-      inletUrl: config.adobe.inletUrl,
-      ...(config.mapping.flowId ? { flowId: config.mapping.flowId } : {}),
-      tokenProvider,
-      dispatcher,
-      logger,
+  async (app, opts: { config: Config; sink?: Sink; now?: () => number }) => {
+    const routes = createRouteTable({
+      env: opts.config.env,
+      store: app.store,
       metrics: app.metrics,
-      requestTimeoutMs,
+      logger: app.log as unknown as Logger,
+      ...(opts.now ? { now: opts.now } : {}),
+      ...(opts.sink ? { testSink: opts.sink } : {}),
     });
-    app.decorate('sink', sink);
-    app.addHook('onClose', async () => {
-      await sink.close();
-      await tokenProvider?.close();
-      await dispatcher.close();
-    });
+    await routes.apply(opts.config.routes);
+    app.decorate('routes', routes);
+    app.decorate('sink', routes.sink);
+    app.decorate('reloadRoutes', createRoutesReloader(app, opts.config).reload);
   },
-  { name: 'sink', dependencies: ['metrics'] },
+  { name: 'sink', dependencies: ['metrics', 'store'] },
 );

@@ -24,6 +24,11 @@ export interface DeliveryOptions {
   retry: { baseMs: number; maxMs: number };
   /** A message still failing this long after acceptance is dead-lettered as `expired`. */
   maxAgeMs: number;
+  /**
+   * The route this worker delivers for (issue 13): it claims only that route's messages, so a route
+   * whose Adobe is down or behind never holds up another's. Unset: every message (tests).
+   */
+  route?: string;
 }
 
 export interface DeliveryWorker {
@@ -50,6 +55,7 @@ export function createDeliveryWorker(deps: {
   random?: () => number;
 }): DeliveryWorker {
   const { store, sink, metrics, logger, rateLimiter, circuitBreaker, options } = deps;
+  const route = options.route ?? 'default';
   const now = deps.now ?? Date.now;
   const timer = deps.timer ?? realTimer;
   const waker = createWaker(timer);
@@ -76,20 +82,20 @@ export function createDeliveryWorker(deps: {
   const settlementOf = (message: ClaimedMessage, outcome: MessageOutcome, at: number): Settlement => {
     switch (outcome.outcome) {
       case 'delivered':
-        metrics.messagesDelivered.inc({ kind: message.kind });
-        metrics.eventDeliveryLatency.observe(Math.max(0, at - message.acceptedAt) / 1000);
+        metrics.messagesDelivered.inc({ kind: message.kind, route });
+        metrics.eventDeliveryLatency.observe({ route }, Math.max(0, at - message.acceptedAt) / 1000);
         return { id: message.id, outcome: 'delivered' };
       case 'rejected':
-        metrics.messagesDeadLettered.inc({ reason: outcome.reason });
+        metrics.messagesDeadLettered.inc({ reason: outcome.reason, route });
         logger.error({ messageId: message.id, eventId: message.eventId, reason: outcome.reason, detail: outcome.detail }, 'message rejected by Adobe: dead-lettered');
         return { id: message.id, outcome: 'dead', reason: outcome.reason, error: outcome.detail };
       case 'retry': {
         if (at - message.acceptedAt >= options.maxAgeMs) {
-          metrics.messagesDeadLettered.inc({ reason: 'expired' });
+          metrics.messagesDeadLettered.inc({ reason: 'expired', route });
           logger.error({ messageId: message.id, eventId: message.eventId, lastReason: outcome.reason }, 'message still failing past the retry window: dead-lettered as expired');
           return { id: message.id, outcome: 'dead', reason: 'expired', error: `${outcome.reason}: ${outcome.detail}` };
         }
-        metrics.deliveryRetries.inc({ reason: outcome.reason });
+        metrics.deliveryRetries.inc({ reason: outcome.reason, route });
         const delay = retryDelayMs(message.attempts, options.retry, deps.random, outcome.retryAfterMs);
         return { id: message.id, outcome: 'retry', nextAttemptAt: at + delay, error: `${outcome.reason}: ${outcome.detail}` };
       }
@@ -187,7 +193,7 @@ export function createDeliveryWorker(deps: {
   const idle = async () => {
     let next: number | undefined;
     try {
-      next = await store.nextDueAt();
+      next = await store.nextDueAt(options.route);
     } catch {
       next = undefined;
     }
@@ -218,7 +224,7 @@ export function createDeliveryWorker(deps: {
       let claimed: ClaimedMessage[];
       const claimedAt = now();
       try {
-        claimed = await store.claimDue({ owner: options.owner, now: claimedAt, leaseMs: options.leaseMs, limit: options.batchMaxMessages });
+        claimed = await store.claimDue({ owner: options.owner, now: claimedAt, leaseMs: options.leaseMs, limit: options.batchMaxMessages, ...(options.route !== undefined ? { route: options.route } : {}) });
       } catch (error) {
         log.warn({ err: error }, 'could not claim messages from the store; retrying');
         await waker.wait(options.pollIntervalMs);

@@ -4,7 +4,7 @@ import { Type, type Static } from '@sinclair/typebox';
  * Wire shapes of the admin API the operator console uses (issue 14), defined once: the routes
  * (src/ops/console-api.ts) validate and serialize with them and openapi.yaml repeats them.
  */
-const EventStateName = Type.Union(['unmapped', 'pending', 'delivered', 'dead', 'no_output'].map((s) => Type.Literal(s)));
+const EventStateName = Type.Union(['unmapped', 'held', 'pending', 'delivered', 'dead', 'no_output'].map((s) => Type.Literal(s)));
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
 export const EventSearchQuery = Type.Object(

@@ -61,8 +61,9 @@ export const StoredEventBody = Type.Object(
     envelope: Type.String({ description: 'flat, wrapped or internal' }),
     createdAt: Type.Union([Type.Integer(), Type.Null()]),
     receivedAt: Type.Integer(),
-    mappingStatus: Type.Union([Type.Literal('mapped'), Type.Literal('unmapped')]),
-    state: Type.Union(['unmapped', 'pending', 'delivered', 'dead', 'no_output'].map((s) => Type.Literal(s))),
+    mappingStatus: Type.Union([Type.Literal('mapped'), Type.Literal('unmapped'), Type.Literal('held')]),
+    route: Type.String({ description: 'the route that received the event (issue 13); `default` for the environment\'s route' }),
+    state: Type.Union(['unmapped', 'held', 'pending', 'delivered', 'dead', 'no_output'].map((s) => Type.Literal(s))),
     attempts: Type.Integer(),
     lastError: Type.Union([Type.String(), Type.Null()]),
     messages: Type.Array(Message),
@@ -78,6 +79,7 @@ export const DeadLetterPage = Type.Object(
         {
           id: Type.Integer(),
           eventId: Type.String(),
+          route: Type.String(),
           kind: Type.Union([Type.Literal('event'), Type.Literal('profile')]),
           reason: Type.String(),
           error: Type.Union([Type.String(), Type.Null()]),
@@ -106,8 +108,9 @@ export const ReplayCount = Type.Object({ requeued: Type.Integer() }, { $id: 'Rep
 
 export const EventReplayRequest = Type.Object(
   {
-    state: Type.Optional(Type.Union([Type.Literal('unmapped'), Type.Literal('mapped')], { description: 'replay events in this mapping state' })),
+    state: Type.Optional(Type.Union([Type.Literal('unmapped'), Type.Literal('mapped'), Type.Literal('held')], { description: 'replay events in this mapping state; held: release events held for a wrong org, once the routes file lists it' })),
     eventIds: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: 10_000 })),
+    route: Type.Optional(Type.String({ minLength: 1, description: 'only events received by this route' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 })),
     after: Type.Optional(Type.String({ description: 'keyset paging: continue after this event id' })),
   },
@@ -120,11 +123,40 @@ export const EventReplayResult = Type.Object(
     examined: Type.Integer(),
     requeued: Type.Integer({ description: 'events whose fresh mapping produced messages, now queued' }),
     stillUnmapped: Type.Integer(),
+    stillHeld: Type.Integer({ description: "held events whose org their route still does not list (or whose route is gone): fix the routes file, reload, replay again" }),
     busy: Type.Integer({ description: 'events skipped because a message was in flight; replay them again later' }),
     nextAfter: Type.Union([Type.String(), Type.Null()]),
   },
   { $id: 'EventReplayResult', additionalProperties: false },
 );
 
+export const RouteList = Type.Object(
+  {
+    routes: Type.Array(
+      Type.Object(
+        {
+          id: Type.String(),
+          path: Type.String({ description: 'where Capillary posts this route\'s webhooks' }),
+          output: Type.Union([Type.Literal('xdm'), Type.Literal('source'), Type.Literal('raw')]),
+          orgIds: Type.Union([Type.Array(Type.String()), Type.Null()], { description: 'Capillary org ids accepted; null: any (the environment\'s route)' }),
+          sink: Type.Union([Type.Literal('aep'), Type.Literal('dry-run')]),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { $id: 'RouteList', additionalProperties: false },
+);
+
+export const RoutesReloaded = Type.Object(
+  {
+    added: Type.Array(Type.String()),
+    removed: Type.Array(Type.String(), { description: 'routes no longer served: their queued messages stay stored, held, until a route of that id returns' }),
+    changed: Type.Array(Type.String()),
+    kept: Type.Array(Type.String()),
+  },
+  { $id: 'RoutesReloaded', additionalProperties: false },
+);
+
 /** Every named schema, registered once with Fastify (and listed in openapi.yaml components). */
-export const SHARED_SCHEMAS = [ErrorBody, WebhookAccepted, Health, Readiness, StoredEventBody, DeadLetterPage, DeadLetterReplayRequest, ReplayCount, EventReplayRequest, EventReplayResult, ...CONSOLE_SCHEMAS];
+export const SHARED_SCHEMAS = [ErrorBody, WebhookAccepted, Health, Readiness, StoredEventBody, DeadLetterPage, DeadLetterReplayRequest, ReplayCount, EventReplayRequest, EventReplayResult, RouteList, RoutesReloaded, ...CONSOLE_SCHEMAS];

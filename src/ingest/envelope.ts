@@ -80,7 +80,9 @@ export function normalizeEnvelope(body: unknown, receivedAt: number): NormalizeR
     if (eventId !== undefined) {
       // eventType is "<orgId>_<eventName>"; attributes.eventName wins when present.
       const fromType = typeof body['eventType'] === 'string' ? (body['eventType'] as string).replace(/^[^_]*_/, '') : undefined;
-      const merged = { ...attributes, createdAt: attributes['createdAt'] ?? body['timeStamp'] };
+      // The org is the numeric prefix of eventType when attributes do not name it (routes check it, issue 13).
+      const orgFromType = typeof body['eventType'] === 'string' ? /^(\d{1,19})_/.exec(body['eventType'] as string)?.[1] : undefined;
+      const merged = { ...attributes, createdAt: attributes['createdAt'] ?? body['timeStamp'], orgId: attributes['orgId'] ?? orgFromType };
       return { ok: true, event: fromFields(eventId, merged, 'internal', receivedAt, attributes['eventName'] ?? fromType) };
     }
   }

@@ -3,7 +3,8 @@ import type { Config } from '../config/config.js';
 import { sendError } from '../http/error-handler.js';
 import { ErrorBody, WebhookAccepted } from '../http/schemas.js';
 import { KNOWN_EVENT_NAMES } from '../mapping/event-families.js';
-import { mapEvent } from '../mapping/map-event.js';
+import { ENV_ROUTE_ID, WEBHOOK_PATH } from '../config/route-config.js';
+import type { LiveRoute } from '../delivery/route-table.js';
 import { traceIntake } from '../tracing/spans.js';
 import { createHeaderAuthenticator } from './authenticate.js';
 import { normalizeEnvelope } from './envelope.js';
@@ -16,6 +17,8 @@ declare module 'fastify' {
     rawBody?: string;
     /** What the webhook metric counts this request as. */
     webhook?: { eventName: string; outcome?: 'accepted' | 'duplicate' };
+    /** The route the request was addressed to (issue 13), once its path is known to name one. */
+    relayRoute?: LiveRoute;
   }
 }
 
@@ -37,7 +40,18 @@ export default async function webhookRoute(app: FastifyInstance, opts: { config:
   const { config } = opts;
   const env = config.env;
   const now = opts.now ?? Date.now;
-  const authenticate = createHeaderAuthenticator(config.auth.secrets);
+  // Without ROUTES_FILE, the environment's one route at /webhooks/capillary, exactly as before;
+  // with it, /webhooks/capillary/<routeId>, looked up per request (a reload adds and removes routes).
+  const byFile = Boolean(env.ROUTES_FILE);
+  // One authenticator per route config: a route accepts only its own secrets.
+  const authenticators = new WeakMap<LiveRoute['config'], ReturnType<typeof createHeaderAuthenticator>>();
+  const authenticatorOf = (route: LiveRoute) => {
+    const known = authenticators.get(route.config);
+    if (known) return known;
+    const check = createHeaderAuthenticator(route.config.secrets);
+    authenticators.set(route.config, check);
+    return check;
+  };
   const allowed = createSourceAllowList(env.WEBHOOK_ALLOWED_CIDRS);
   const authLog = app.log.child({ component: 'ingest' });
   if (config.auth.disabled) authLog.warn('CAPILLARY_AUTH_DISABLED=true: webhooks are accepted without authentication');
@@ -53,18 +67,19 @@ export default async function webhookRoute(app: FastifyInstance, opts: { config:
     parseJson(request, body as string, done);
   });
 
-  const count = (eventName: string | undefined, outcome: Outcome) =>
-    app.metrics.webhooksReceived.inc({ event_name: eventName !== undefined && KNOWN_EVENT_NAMES.has(eventName) ? eventName : 'other', outcome });
+  // The route label only for routes that exist: an unknown path segment must not mint a series.
+  const count = (eventName: string | undefined, outcome: Outcome, route: string) =>
+    app.metrics.webhooksReceived.inc({ event_name: eventName !== undefined && KNOWN_EVENT_NAMES.has(eventName) ? eventName : 'other', outcome, route });
 
   // Refusals are counted once answered; accepted and duplicate events at commit (below), so an
   // event stored for a client that hung up before the 202 is still counted.
   app.addHook('onResponse', async (request, reply) => {
     if (request.webhook?.outcome) return;
-    count(request.webhook?.eventName, outcomeOf(reply.statusCode));
+    count(request.webhook?.eventName, outcomeOf(reply.statusCode), request.relayRoute?.config.id ?? 'none');
   });
 
-  app.post(
-    '/webhooks/capillary',
+  app.post<{ Params: { routeId?: string } }>(
+    byFile ? `${WEBHOOK_PATH}/:routeId` : WEBHOOK_PATH,
     {
       bodyLimit: env.WEBHOOK_BODY_LIMIT_BYTES,
       // Rate limit and unknown paths are answered earlier, at the edge (src/http/edge.ts).
@@ -73,9 +88,12 @@ export default async function webhookRoute(app: FastifyInstance, opts: { config:
         response: { 202: WebhookAccepted, '4xx': ErrorBody, '5xx': ErrorBody },
       },
       onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
+        const route = app.routes.byId((request.params as { routeId?: string }).routeId ?? ENV_ROUTE_ID);
+        if (!route) return sendError(reply.header('connection', 'close'), 404, 'not_found', 'No route of this relay has this path');
+        request.relayRoute = route;
         if (opts.isShuttingDown()) return sendError(reply.header('connection', 'close'), 503, 'shutting_down', 'The relay is shutting down; retry shortly');
         if (allowed && !allowed(request.ip)) return sendError(reply, 403, 'forbidden_source', 'Calls are not accepted from this address');
-        if (!config.auth.disabled && !authenticate(request.headers[config.auth.header])) {
+        if (!config.auth.disabled && !authenticatorOf(route)(request.headers[config.auth.header])) {
           return sendError(reply, 401, 'unauthorized', `Missing or wrong ${config.auth.header} header`);
         }
         return undefined;
@@ -88,13 +106,20 @@ export default async function webhookRoute(app: FastifyInstance, opts: { config:
       const { event } = normalized;
       request.webhook = { eventName: event.eventName };
 
+      const route = request.relayRoute!;
+      const routeId = route.config.id;
+      // Capillary drops a 400 for good: an event of an org this route does not list is kept, never sent.
+      const held = !route.output.admits(event);
       // Never throws: a failure of the mapper comes back as unmapped with the mapping_error warning.
-      const mapping = mapEvent(event, config.mapping);
+      const mapping = held ? { status: 'unmapped' as const, messages: [], warnings: [] } : route.output.map(event, request.rawBody ?? JSON.stringify(request.body));
       const trace = traceIntake(request, event);
-      const result = await app.store.acceptEvent({ event, payload: request.rawBody ?? JSON.stringify(request.body), mapping, ...trace });
+      const result = await app.store.acceptEvent({ event, payload: request.rawBody ?? JSON.stringify(request.body), mapping, route: routeId, held, ...trace });
       request.webhook.outcome = result.outcome;
-      count(event.eventName, result.outcome);
-      if (result.outcome === 'accepted') {
+      count(event.eventName, result.outcome, routeId);
+      if (result.outcome === 'accepted' && held) {
+        app.metrics.eventsHeld.inc({ route: routeId });
+        request.log.warn({ eventId: event.eventId, eventName: event.eventName, orgId: event.orgId ?? null, route: routeId }, "event held: its org is not one of the route's CAPILLARY_ORG_IDS; fix the routes file, reload, then replay held events");
+      } else if (result.outcome === 'accepted') {
         app.metrics.eventsMapped.inc({ status: mapping.status, warning: mapping.warnings[0] ?? 'none' });
         if (result.skippedProfiles > 0) app.metrics.profileRecordsSkipped.inc(result.skippedProfiles);
         if (mapping.warnings.includes('mapping_error')) request.log.error({ eventId: event.eventId, eventName: event.eventName }, 'mapper failed: event kept as unmapped, to replay after a fix');

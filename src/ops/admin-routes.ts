@@ -8,6 +8,8 @@ import {
   EventReplayRequest,
   EventReplayResult,
   ReplayCount,
+  RouteList,
+  RoutesReloaded,
   StoredEventBody,
 } from '../http/schemas.js';
 import { createHeaderAuthenticator } from '../ingest/authenticate.js';
@@ -45,20 +47,21 @@ export default async function adminRoutes(app: FastifyInstance, opts: { config: 
     },
   );
 
-  app.get<{ Querystring: { limit: number; after?: number } }>(
+  app.get<{ Querystring: { limit: number; after?: number; route?: string } }>(
     '/admin/dead-letters',
     {
       schema: {
         querystring: {
           type: 'object',
-          properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 }, after: { type: 'integer', minimum: 0 } },
+          properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 }, after: { type: 'integer', minimum: 0 }, route: { type: 'string', minLength: 1 } },
           additionalProperties: false,
         },
         response: { 200: DeadLetterPage, ...errors },
       },
     },
     async (request) => {
-      const items = await app.store.listDeadLetters({ limit: request.query.limit, ...(request.query.after !== undefined ? { afterId: request.query.after } : {}) });
+      const { limit, after, route } = request.query;
+      const items = await app.store.listDeadLetters({ limit, ...(after !== undefined ? { afterId: after } : {}), ...(route !== undefined ? { route } : {}) });
       return { items, nextAfter: items.length === request.query.limit ? items[items.length - 1]!.id : null };
     },
   );
@@ -74,17 +77,34 @@ export default async function adminRoutes(app: FastifyInstance, opts: { config: 
     },
   );
 
+  app.get('/admin/routes', { schema: { response: { 200: RouteList, ...errors } } }, async () => ({
+    routes: app.routes.list().map(({ config, sink }) => ({
+      id: config.id,
+      path: config.path,
+      output: config.output,
+      orgIds: config.orgIds ? [...config.orgIds] : null,
+      sink: sink.name,
+    })),
+  }));
+
+  app.post('/admin/routes/reload', { schema: { response: { 200: RoutesReloaded, ...errors } } }, async (_request, reply) => {
+    const result = await app.reloadRoutes();
+    if (!result.ok) return sendError(reply, 422, 'routes_file_refused', `${result.error}; the routes in force are unchanged`);
+    const { ok: _ok, ...changes } = result;
+    return changes;
+  });
+
   app.post<{ Body: EventReplayRequest }>(
     '/admin/events/replay',
     { bodyLimit: ADMIN_BODY_LIMIT_BYTES, schema: { body: EventReplayRequest, response: { 200: EventReplayResult, ...errors } } },
     async (request, reply) => {
-      const { state, eventIds, limit = 1000, after } = request.body;
+      const { state, eventIds, route, limit = 1000, after } = request.body;
       if (!state && !eventIds) return sendError(reply, 400, 'invalid_request', 'Give "state" (e.g. "unmapped") or "eventIds"');
       const result = await replayEvents({
         store: app.store,
-        mapping: opts.config.mapping,
+        routeOf: (id) => app.routes.byId(id)?.output,
         now: now(),
-        filter: { limit, ...(state ? { mappingStatus: state } : {}), ...(eventIds ? { eventIds } : {}), ...(after ? { afterEventId: after } : {}) },
+        filter: { limit, ...(state ? { mappingStatus: state } : {}), ...(route ? { route } : {}), ...(eventIds ? { eventIds } : {}), ...(after ? { afterEventId: after } : {}) },
       });
       request.log.info(result, 'events replayed');
       return result;

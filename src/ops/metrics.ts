@@ -15,7 +15,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     webhooksReceived: new Counter({
       name: 'relay_webhooks_received_total',
       help: 'Webhook calls received, by event name (known names, else "other") and outcome',
-      labelNames: ['event_name', 'outcome'] as const,
+      labelNames: ['event_name', 'outcome', 'route'] as const,
       registers,
     }),
     eventsMapped: new Counter({
@@ -32,37 +32,39 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     messagesDelivered: new Counter({
       name: 'relay_messages_delivered_total',
       help: 'XDM messages acknowledged by Adobe (or written by the dry-run sink), by kind',
-      labelNames: ['kind'] as const,
+      labelNames: ['kind', 'route'] as const,
       registers,
     }),
     messagesDeadLettered: new Counter({
       name: 'relay_messages_dead_lettered_total',
       help: 'XDM messages moved to the dead letters, by reason',
-      labelNames: ['reason'] as const,
+      labelNames: ['reason', 'route'] as const,
       registers,
     }),
     deliveryRetries: new Counter({
       name: 'relay_delivery_retries_total',
       help: 'Messages scheduled for another attempt, by reason (http_429, http_5xx, network, timeout, auth, http_4xx)',
-      labelNames: ['reason'] as const,
+      labelNames: ['reason', 'route'] as const,
       registers,
     }),
     aepRequests: new Counter({
       name: 'relay_aep_requests_total',
       help: 'Requests to AEP streaming ingestion, by HTTP status or network_error',
-      labelNames: ['status'] as const,
+      labelNames: ['status', 'route'] as const,
       registers,
     }),
     aepRequestDuration: new Histogram({
       name: 'relay_aep_request_duration_seconds',
       help: 'Duration of requests to AEP streaming ingestion',
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      labelNames: ['route'] as const,
       registers,
     }),
     eventDeliveryLatency: new Histogram({
       name: 'relay_event_delivery_latency_seconds',
       help: "From the webhook's acceptance to Adobe's acknowledgement of the message",
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 21600, 86400],
+      labelNames: ['route'] as const,
       registers,
     }),
     queuePending: new Gauge({
@@ -100,6 +102,13 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     circuitState: new Gauge({
       name: 'relay_aep_circuit_open',
       help: '1 while the circuit breaker towards AEP is open (requests paused), else 0',
+      labelNames: ['route'] as const,
+      registers,
+    }),
+    eventsHeld: new Counter({
+      name: 'relay_events_held_total',
+      help: "Events accepted but held, never delivered: their org is not one of their route's CAPILLARY_ORG_IDS (issue 13)",
+      labelNames: ['route'] as const,
       registers,
     }),
   };

@@ -18,6 +18,7 @@ const messagesIn = (states: string) => `SELECT 1 FROM messages m WHERE m.event_i
 
 /** An event's state derived from its messages, as src/store/views.ts derives it for one event. */
 export const EVENT_STATE_SQL = `CASE WHEN e.mapping_status = 'unmapped' THEN 'unmapped'
+  WHEN e.mapping_status = 'held' THEN 'held'
   WHEN EXISTS (${messagesIn("'pending', 'in_flight'")}) THEN 'pending'
   WHEN EXISTS (${messagesIn("'dead'")}) THEN 'dead'
   WHEN EXISTS (${messagesIn("'delivered'")}) THEN 'delivered'
@@ -42,6 +43,7 @@ export function searchEventsSql(search: EventSearch, params: Params): string | u
     where.push(`(e.event_id = ${params.add(search.text)} OR e.customer_id = ${params.add(search.text)})`);
   }
   if (search.eventName !== undefined) where.push(`e.event_name = ${params.add(search.eventName)}`);
+  if (search.route !== undefined) where.push(`coalesce(e.route, 'default') = ${params.add(search.route)}`);
   if (search.from !== undefined) where.push(`e.received_at >= ${params.add(search.from)}`);
   if (search.to !== undefined) where.push(`e.received_at < ${params.add(search.to)}`);
   if (search.before !== undefined) {
@@ -55,6 +57,9 @@ export function searchEventsSql(search: EventSearch, params: Params): string | u
     case 'unmapped':
       where.push(`e.mapping_status = 'unmapped'`);
       break;
+    case 'held':
+      where.push(`e.mapping_status = 'held'`);
+      break;
     case 'pending':
       where.push(`e.event_id IN (SELECT event_id FROM messages WHERE state IN ('pending', 'in_flight'))`);
       break;
@@ -62,7 +67,7 @@ export function searchEventsSql(search: EventSearch, params: Params): string | u
       where.push(`e.event_id IN (SELECT event_id FROM messages WHERE state = 'dead') AND NOT EXISTS (${messagesIn("'pending', 'in_flight'")})`);
       break;
     default:
-      where.push(`e.mapping_status <> 'unmapped' AND (${EVENT_STATE_SQL}) = ${params.add(search.state)}`);
+      where.push(`e.mapping_status NOT IN ('unmapped', 'held') AND (${EVENT_STATE_SQL}) = ${params.add(search.state)}`);
   }
   return `SELECT e.event_id, e.event_name, e.customer_id, e.route, e.received_at, ${EVENT_STATE_SQL} AS state
     FROM events e ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
@@ -72,6 +77,7 @@ export function searchEventsSql(search: EventSearch, params: Params): string | u
 function deadWhere(filter: DeadLetterFilter, params: Params): string {
   const where = [`state = 'dead'`];
   if (filter.reason !== undefined) where.push(`dead_reason = ${params.add(filter.reason)}`);
+  if (filter.route !== undefined) where.push(`route = ${params.add(filter.route)}`);
   if (filter.from !== undefined) where.push(`settled_at >= ${params.add(filter.from)}`);
   if (filter.to !== undefined) where.push(`settled_at < ${params.add(filter.to)}`);
   return where.join(' AND ');

@@ -35,6 +35,8 @@ export interface EventSearch {
   text?: string;
   eventName?: string;
   state?: EventState;
+  /** Only events received by this route (issue 13). */
+  route?: string;
   /** received_at >= from (epoch ms). */
   from?: number;
   /** received_at < to (epoch ms). */
@@ -55,6 +57,8 @@ export interface EventSummary {
 
 export interface DeadLetterFilter {
   reason?: string;
+  /** Only messages of this route (issue 13). */
+  route?: string;
   /** settled (dead) at >= from. */
   from?: number;
   /** settled (dead) at < to. */

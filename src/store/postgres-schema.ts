@@ -124,6 +124,61 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      END IF;
    END
    $fn$;`,
+  // 5: routes (issue 13): each message carries its event's route, and each route's delivery claims
+  // only its own, from its own index, so one route's backlog is never in another's way. The group
+  // commit function takes each event's route (NULL: the environment's route, as before).
+  `ALTER TABLE messages ADD COLUMN route TEXT COLLATE "C" NOT NULL DEFAULT 'default';
+   CREATE INDEX messages_route_due ON messages (route, next_attempt_at, id) WHERE state IN ('pending', 'in_flight');
+   CREATE INDEX events_held ON events (event_id) WHERE mapping_status = 'held';
+   DROP FUNCTION relay_accept_events(TEXT[], TEXT[], TEXT[], BIGINT[], BIGINT[], TEXT[], TEXT[], TEXT[], TEXT[], INTEGER[], TEXT[], TEXT[], TEXT[], BIGINT[], TEXT, TEXT);
+   CREATE FUNCTION relay_accept_events(
+     ev_ids TEXT[], ev_names TEXT[], ev_envelopes TEXT[], ev_created BIGINT[], ev_received BIGINT[],
+     ev_statuses TEXT[], ev_payloads TEXT[], ev_traces TEXT[], ev_customers TEXT[],
+     msg_events INTEGER[], msg_kinds TEXT[], msg_bodies TEXT[], msg_profile_keys TEXT[], msg_source_created BIGINT[],
+     notify_channel TEXT, notify_payload TEXT, ev_routes TEXT[])
+   RETURNS TABLE (out_accepted BOOLEAN, out_skipped INTEGER) LANGUAGE plpgsql AS $fn$
+   DECLARE
+     i INTEGER;
+     j INTEGER := 1;
+     n INTEGER;
+     newest BIGINT;
+     msg_state TEXT;
+     msg_count INTEGER := coalesce(array_length(msg_events, 1), 0);
+     any_accepted BOOLEAN := false;
+   BEGIN
+     FOR i IN 1 .. coalesce(array_length(ev_ids, 1), 0) LOOP
+       INSERT INTO events (event_id, event_name, envelope, created_at, received_at, mapping_status, payload, trace_parent, customer_id, route)
+       VALUES (ev_ids[i], ev_names[i], ev_envelopes[i], ev_created[i], ev_received[i], ev_statuses[i], ev_payloads[i], ev_traces[i], ev_customers[i], ev_routes[i])
+       ON CONFLICT (event_id) DO NOTHING;
+       GET DIAGNOSTICS n = ROW_COUNT;
+       out_accepted := n > 0;
+       out_skipped := 0;
+       WHILE j <= msg_count AND msg_events[j] = i LOOP
+         IF out_accepted THEN
+           msg_state := 'pending';
+           IF msg_kinds[j] = 'profile' AND msg_profile_keys[j] IS NOT NULL AND msg_source_created[j] IS NOT NULL THEN
+             INSERT INTO profile_watermarks AS w (profile_key, newest_created_at) VALUES (msg_profile_keys[j], msg_source_created[j])
+             ON CONFLICT (profile_key) DO UPDATE SET newest_created_at = GREATEST(w.newest_created_at, EXCLUDED.newest_created_at)
+             RETURNING w.newest_created_at INTO newest;
+             IF newest > msg_source_created[j] THEN
+               msg_state := 'skipped';
+               out_skipped := out_skipped + 1;
+             END IF;
+           END IF;
+           INSERT INTO messages (event_id, kind, body, state, next_attempt_at, accepted_at, dead_reason, profile_key, source_created_at, route)
+           VALUES (ev_ids[i], msg_kinds[j], msg_bodies[j], msg_state, ev_received[i], ev_received[i],
+                   CASE WHEN msg_state = 'skipped' THEN 'superseded_by_newer_profile' END, msg_profile_keys[j], msg_source_created[j], coalesce(ev_routes[i], 'default'));
+         END IF;
+         j := j + 1;
+       END LOOP;
+       any_accepted := any_accepted OR out_accepted;
+       RETURN NEXT;
+     END LOOP;
+     IF any_accepted AND notify_channel IS NOT NULL THEN
+       PERFORM pg_notify(notify_channel, notify_payload);
+     END IF;
+   END
+   $fn$;`,
 ];
 
 /**

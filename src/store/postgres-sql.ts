@@ -3,7 +3,8 @@
  * rows for both); times are epoch-ms BIGINTs supplied by the caller, never the database clock.
  */
 import type { PoolClient } from 'pg';
-import type { MappingResult } from '../mapping/types.js';
+import type { MappingResult, QueuedMessage } from '../mapping/types.js';
+import { messageBody } from './message-body.js';
 import { customerIdOfEvent } from './console-rows.js';
 import type { NewEvent, Settlement } from './types.js';
 
@@ -21,15 +22,15 @@ const SUPERSEDED = `(m.profile_key IS NOT NULL AND EXISTS (SELECT 1 FROM profile
   WHERE w.profile_key = m.profile_key AND w.newest_created_at > m.source_created_at))`;
 
 export const SQL = {
-  insertMessages: `INSERT INTO messages (event_id, kind, body, state, next_attempt_at, accepted_at, dead_reason, profile_key, source_created_at)`,
+  insertMessages: `INSERT INTO messages (event_id, kind, body, state, next_attempt_at, accepted_at, dead_reason, profile_key, source_created_at, route)`,
   acceptEvents: `SELECT out_accepted AS accepted, out_skipped AS skipped
-                 FROM relay_accept_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+                 FROM relay_accept_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
   upsertWatermark: `INSERT INTO profile_watermarks AS w (profile_key, newest_created_at) VALUES ($1, $2)
                     ON CONFLICT (profile_key) DO UPDATE SET newest_created_at = GREATEST(w.newest_created_at, EXCLUDED.newest_created_at)
                     RETURNING newest_created_at AS newest`,
   // MATERIALIZED: the locked id list is computed once (a re-scanned subquery could pick other rows).
   claim: `WITH due AS MATERIALIZED (
-            SELECT id FROM messages WHERE state IN ('pending', 'in_flight') AND next_attempt_at <= $3
+            SELECT id FROM messages WHERE state IN ('pending', 'in_flight') AND next_attempt_at <= $3 AND ($5::text IS NULL OR route = $5)
             ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
           UPDATE messages m SET state = 'in_flight', next_attempt_at = $1, lease_owner = $2 FROM due WHERE m.id = due.id
           RETURNING m.id, m.event_id, m.kind, m.body, m.attempts, m.accepted_at,
@@ -66,8 +67,8 @@ export const SQL = {
                WHERE m.id = u.id AND m.lease_owner = $5 AND m.state = 'in_flight'`,
   makeDueNow: `UPDATE messages SET next_attempt_at = $1 WHERE state = 'pending' AND next_attempt_at > $1
                  AND split_part(last_error, ':', 1) = ANY($2::text[])`,
-  nextDue: `SELECT min(next_attempt_at) AS at FROM messages WHERE state IN ('pending', 'in_flight')`,
-  deadLetters: `SELECT * FROM messages WHERE state = 'dead' AND id > $1 ORDER BY id LIMIT $2`,
+  nextDue: `SELECT min(next_attempt_at) AS at FROM messages WHERE state IN ('pending', 'in_flight') AND ($1::text IS NULL OR route = $1)`,
+  deadLetters: `SELECT * FROM messages WHERE state = 'dead' AND id > $1 AND ($3::text IS NULL OR route = $3) ORDER BY id LIMIT $2`,
   // A dead profile record superseded since it died is skipped rather than replayed (as at retry time).
   skipSupersededDeadAll: `UPDATE messages m SET state = 'skipped', dead_reason = 'superseded_by_newer_profile', settled_at = $1
                           WHERE m.state = 'dead' AND ${SUPERSEDED}`,
@@ -76,20 +77,20 @@ export const SQL = {
   replayAllDead: `UPDATE messages SET state = 'pending', attempts = 0, next_attempt_at = $1, dead_reason = NULL, settled_at = NULL WHERE state = 'dead'`,
   replayDead: `UPDATE messages SET state = 'pending', attempts = 0, next_attempt_at = $1, dead_reason = NULL, settled_at = NULL
                WHERE state = 'dead' AND id = ANY($2::bigint[])`,
-  eventsByStatus: 'SELECT * FROM events WHERE mapping_status = $1 AND event_id > $2 ORDER BY event_id LIMIT $3',
-  eventsAll: 'SELECT * FROM events WHERE event_id > $1 ORDER BY event_id LIMIT $2',
+  eventsByStatus: `SELECT * FROM events WHERE mapping_status = $1 AND event_id > $2 AND ($4::text IS NULL OR coalesce(route, 'default') = $4) ORDER BY event_id LIMIT $3`,
+  eventsAll: `SELECT * FROM events WHERE event_id > $1 AND ($3::text IS NULL OR coalesce(route, 'default') = $3) ORDER BY event_id LIMIT $2`,
   deleteUndelivered: `DELETE FROM messages WHERE event_id = $1 AND state IN ('pending', 'in_flight', 'dead', 'skipped')`,
   queueStats: `SELECT (SELECT count(*) FROM messages WHERE state IN ('pending', 'in_flight')) AS pending,
                       (SELECT min(accepted_at) FROM messages WHERE state IN ('pending', 'in_flight')) AS oldest,
                       (SELECT count(*) FROM messages WHERE state = 'dead') AS dead`,
   pruneMessages: `DELETE FROM messages m WHERE state IN ('delivered', 'skipped') AND accepted_at < $1
                     AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.event_id = m.event_id AND o.state IN ('pending', 'in_flight', 'dead'))`,
-  pruneEvents: `DELETE FROM events e WHERE received_at < $1 AND mapping_status <> 'unmapped'
+  pruneEvents: `DELETE FROM events e WHERE received_at < $1 AND mapping_status NOT IN ('unmapped', 'held')
                   AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.event_id = e.event_id)`,
 } as const;
 
 /** Inserts an event's messages; returns how many profile records were skipped as superseded. */
-export async function insertMessages(client: PoolClient, eventId: string, mapping: MappingResult, now: number): Promise<number> {
+export async function insertMessages(client: PoolClient, eventId: string, route: string, mapping: MappingResult<QueuedMessage>, now: number): Promise<number> {
   if (mapping.messages.length === 0) return 0;
   let skipped = 0;
   const values: unknown[] = [];
@@ -105,8 +106,8 @@ export async function insertMessages(client: PoolClient, eventId: string, mappin
     }
     if (state === 'skipped') skipped += 1;
     const row = [
-      eventId, out.kind, JSON.stringify(out.message), state, now, now,
-      state === 'skipped' ? 'superseded_by_newer_profile' : null, out.profileKey ?? null, out.sourceCreatedAt,
+      eventId, out.kind, messageBody(out), state, now, now,
+      state === 'skipped' ? 'superseded_by_newer_profile' : null, out.profileKey ?? null, out.sourceCreatedAt, route,
     ];
     tuples.push(`(${row.map((_, i) => `$${values.length + i + 1}`).join(', ')})`);
     values.push(...row);
@@ -141,26 +142,29 @@ export function acceptEventsParams(inputs: NewEvent[], notify: { channel: string
   const events = { ids: [] as string[], names: [] as string[], envelopes: [] as string[], created: [] as (number | null)[], received: [] as number[] };
   const more = { statuses: [] as string[], payloads: [] as string[], traces: [] as (string | null)[], customers: [] as (string | null)[] };
   const messages = { events: [] as number[], kinds: [] as string[], bodies: [] as string[], keys: [] as (string | null)[], created: [] as (number | null)[] };
-  inputs.forEach(({ event, mapping, payload, traceParent }, i) => {
+  const routes: (string | null)[] = [];
+  inputs.forEach(({ event, mapping, payload, traceParent, route, held }, i) => {
+    routes.push(route ?? null);
     events.ids.push(event.eventId);
     events.names.push(event.eventName);
     events.envelopes.push(event.envelope);
     events.created.push(event.createdAt ?? null);
     events.received.push(event.receivedAt);
-    more.statuses.push(mapping.status);
+    more.statuses.push(held ? 'held' : mapping.status);
     more.payloads.push(payload);
     more.traces.push(traceParent ?? null);
     more.customers.push(customerIdOfEvent(event));
-    for (const out of mapping.messages) {
+    // A held event queues nothing (its org is not its route's).
+    for (const out of held ? [] : mapping.messages) {
       messages.events.push(i + 1);
       messages.kinds.push(out.kind);
-      messages.bodies.push(JSON.stringify(out.message));
+      messages.bodies.push(messageBody(out));
       messages.keys.push(out.profileKey ?? null);
       messages.created.push(out.sourceCreatedAt);
     }
   });
   return [
     events.ids, events.names, events.envelopes, events.created, events.received, more.statuses, more.payloads, more.traces, more.customers,
-    messages.events, messages.kinds, messages.bodies, messages.keys, messages.created, notify?.channel ?? null, notify?.payload ?? null,
+    messages.events, messages.kinds, messages.bodies, messages.keys, messages.created, notify?.channel ?? null, notify?.payload ?? null, routes,
   ];
 }

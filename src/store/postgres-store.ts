@@ -11,7 +11,7 @@ import { createListener, WORK_CHANNEL } from './postgres-listener.js';
 import { migratePostgres } from './postgres-schema.js';
 import { acceptEventsParams, insertMessages, settleAll, SQL, type ClaimRow } from './postgres-sql.js';
 import { cleanMapping, cleanNewEvent, cleanSettlements, withoutNul } from './text.js';
-import type { AcceptResult, ClaimedMessage, NewEvent, Store } from './types.js';
+import { DEFAULT_ROUTE, type AcceptResult, type ClaimedMessage, type NewEvent, type Store } from './types.js';
 import { toDeadLetterView, toEventView, toStoredEvent, type EventRow, type MessageRow } from './views.js';
 
 export interface PostgresStoreOptions {
@@ -184,10 +184,10 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       return commits.enqueue(cleanNewEvent(input));
     },
 
-    claimDue({ owner: dirtyOwner, now, leaseMs, limit }) {
+    claimDue({ owner: dirtyOwner, now, leaseMs, limit, route }) {
       const owner = withoutNul(dirtyOwner);
       return run(async () => {
-        const { rows } = await pool.query<ClaimRow>(SQL.claim, [now + leaseMs, owner, now, limit]);
+        const { rows } = await pool.query<ClaimRow>(SQL.claim, [now + leaseMs, owner, now, limit, route ?? null]);
         return rows
           .map(
             (row): ClaimedMessage => ({
@@ -227,9 +227,9 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       });
     },
 
-    nextDueAt() {
+    nextDueAt(route) {
       return run(async () => {
-        const { rows } = await pool.query<{ at: string | null }>(SQL.nextDue);
+        const { rows } = await pool.query<{ at: string | null }>(SQL.nextDue, [route ?? null]);
         const at = rows[0]?.at ?? null;
         return at === null ? undefined : Number(at);
       });
@@ -246,9 +246,9 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       });
     },
 
-    listDeadLetters({ limit, afterId }) {
+    listDeadLetters({ limit, afterId, route }) {
       return run(async () => {
-        const { rows } = await pool.query<MessageRow>(SQL.deadLetters, [afterId ?? 0, limit]);
+        const { rows } = await pool.query<MessageRow>(SQL.deadLetters, [afterId ?? 0, limit, route ?? null]);
         return rows.map(toDeadLetterView);
       });
     },
@@ -268,7 +268,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       });
     },
 
-    listEventsForReplay({ mappingStatus, eventIds, limit, afterEventId }) {
+    listEventsForReplay({ mappingStatus, route, eventIds, limit, afterEventId }) {
       return run(async () => {
         if (eventIds) {
           const { rows } = await pool.query<EventRow>('SELECT * FROM events WHERE event_id = ANY($1::text[])', [eventIds.map(withoutNul)]);
@@ -279,8 +279,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
           });
         }
         const { rows } = mappingStatus
-          ? await pool.query<EventRow>(SQL.eventsByStatus, [mappingStatus, withoutNul(afterEventId ?? ''), limit])
-          : await pool.query<EventRow>(SQL.eventsAll, [withoutNul(afterEventId ?? ''), limit]);
+          ? await pool.query<EventRow>(SQL.eventsByStatus, [mappingStatus, withoutNul(afterEventId ?? ''), limit, route ?? null])
+          : await pool.query<EventRow>(SQL.eventsAll, [withoutNul(afterEventId ?? ''), limit, route ?? null]);
         return rows.map(toStoredEvent);
       });
     },
@@ -291,7 +291,9 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       return run(async () => {
         const replaced = await tx(async (client) => {
           // Lock the event (serializes replays of it) and its messages (claimers skip locked rows).
-          await client.query('SELECT 1 FROM events WHERE event_id = $1 FOR UPDATE', [eventId]);
+          const event = await client.query<{ route: string | null }>('SELECT route FROM events WHERE event_id = $1 FOR UPDATE', [eventId]);
+          // The messages go to the event's own route, whoever asks for the replay.
+          const route = event.rows[0]?.route ?? DEFAULT_ROUTE;
           const { rows } = await client.query<{ state: string; next_attempt_at: string }>(
             'SELECT state, next_attempt_at FROM messages WHERE event_id = $1 FOR UPDATE',
             [eventId],
@@ -299,7 +301,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
           if (rows.some((m) => m.state === 'in_flight' && Number(m.next_attempt_at) > now)) return false;
           await client.query(SQL.deleteUndelivered, [eventId]);
           await client.query('UPDATE events SET mapping_status = $1 WHERE event_id = $2', [mapping.status, eventId]);
-          await insertMessages(client, eventId, mapping, now);
+          await insertMessages(client, eventId, route, mapping, now);
           await notifyOthers(client);
           return true;
         });

@@ -65,4 +65,9 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
    CREATE INDEX delivery_attempts_message ON delivery_attempts (message_id, id);
    CREATE INDEX delivery_attempts_event ON delivery_attempts (event_id);
    CREATE INDEX delivery_attempts_delivered_at ON delivery_attempts (at) WHERE outcome = 'delivered';`,
+  // 4: routes (issue 13): each message carries its event's route, and each route's delivery claims
+  // only its own, from its own index, so one route's backlog is never in another's way.
+  `ALTER TABLE messages ADD COLUMN route TEXT NOT NULL DEFAULT 'default';
+   CREATE INDEX messages_route_due ON messages (route, next_attempt_at, id) WHERE state IN ('pending', 'in_flight');
+   CREATE INDEX events_held ON events (event_id) WHERE mapping_status = 'held';`,
 ];

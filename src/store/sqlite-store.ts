@@ -3,13 +3,14 @@ import { dirname } from 'node:path';
 import { EventEmitter } from 'node:events';
 import Database from 'better-sqlite3';
 import { StoreUnavailableError } from '../errors.js';
-import type { MappingResult, MessageKind } from '../mapping/types.js';
+import type { MappingResult, MessageKind, QueuedMessage } from '../mapping/types.js';
+import { messageBody } from './message-body.js';
 import { SQLITE_MIGRATIONS } from './sqlite-schema.js';
 import { createCommitQueue, type PendingAccept } from './commit-queue.js';
 import { startCheckpointer, WAL_LIMIT_BYTES } from './sqlite-checkpointer.js';
 import { capDatabaseSize, roomUnderCap } from './sqlite-size-cap.js';
 import { cleanMapping, cleanNewEvent, cleanSettlements, withoutNul } from './text.js';
-import type { AcceptResult, ClaimedMessage, Settlement, Store } from './types.js';
+import { DEFAULT_ROUTE, type AcceptResult, type ClaimedMessage, type Settlement, type Store } from './types.js';
 import { customerIdOfEvent } from './console-rows.js';
 import { createSqliteConsole } from './sqlite-console.js';
 import { toDeadLetterView, toEventView, toStoredEvent, type EventRow, type MessageRow } from './views.js';
@@ -79,7 +80,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     }
   };
 
-  const insertMessages = (eventId: string, mapping: MappingResult, now: number): number => {
+  const insertMessages = (eventId: string, route: string, mapping: MappingResult<QueuedMessage>, now: number): number => {
     let skipped = 0;
     for (const out of mapping.messages) {
       let state: 'pending' | 'skipped' = 'pending';
@@ -93,7 +94,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       sql.insertMessage.run({
         event_id: eventId,
         kind: out.kind,
-        body: JSON.stringify(out.message),
+        body: messageBody(out),
+        route,
         state,
         next_attempt_at: now,
         accepted_at: now,
@@ -109,10 +111,11 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     group.map(({ input }) => {
       const { event } = input;
       const inserted = sql.insertEvent.run(
-        event.eventId, event.eventName, event.envelope, event.createdAt ?? null, event.receivedAt, input.mapping.status, input.payload, input.traceParent ?? null, customerIdOfEvent(event),
+        event.eventId, event.eventName, event.envelope, event.createdAt ?? null, event.receivedAt, input.held ? 'held' : input.mapping.status, input.payload, input.traceParent ?? null, customerIdOfEvent(event), input.route ?? DEFAULT_ROUTE,
       );
       if (inserted.changes === 0) return { outcome: 'duplicate' };
-      return { outcome: 'accepted', skippedProfiles: insertMessages(event.eventId, input.mapping, event.receivedAt) };
+      if (input.held) return { outcome: 'accepted', skippedProfiles: 0 };
+      return { outcome: 'accepted', skippedProfiles: insertMessages(event.eventId, input.route ?? DEFAULT_ROUTE, input.mapping, event.receivedAt) };
     }),
   );
 
@@ -163,16 +166,18 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     consoleSql.recordAttempts(settlements);
   });
 
-  const claim = db.transaction((owner: string, now: number, leaseUntil: number, limit: number) =>
-    sql.claim.all(leaseUntil, owner, now, limit) as ClaimRow[],
+  const claim = db.transaction((owner: string, now: number, leaseUntil: number, limit: number, route: string | undefined) =>
+    (route === undefined ? sql.claim.all(leaseUntil, owner, now, limit) : sql.claimRoute.all(leaseUntil, owner, route, now, limit)) as ClaimRow[],
   );
 
-  const replace = db.transaction((eventId: string, mapping: MappingResult, now: number): boolean => {
+  const replace = db.transaction((eventId: string, mapping: MappingResult<QueuedMessage>, now: number): boolean => {
     const busy = sql.countInFlight.get(eventId, now) as { n: number };
     if (busy.n > 0) return false;
     sql.deleteUndelivered.run(eventId);
     sql.setMappingStatus.run(mapping.status, eventId);
-    insertMessages(eventId, mapping, now);
+    // The messages go to the event's own route, whoever asks for the replay.
+    const route = (sql.eventRoute.get(eventId) as { route: string | null } | undefined)?.route ?? DEFAULT_ROUTE;
+    insertMessages(eventId, route, mapping, now);
     return true;
   });
 
@@ -213,10 +218,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       return commits.enqueue(cleanNewEvent(input));
     },
 
-    claimDue({ owner: dirtyOwner, now, leaseMs, limit }) {
+    claimDue({ owner: dirtyOwner, now, leaseMs, limit, route }) {
       const owner = withoutNul(dirtyOwner);
       return guard(() =>
-        withoutFsync(() => claim(owner, now, now + leaseMs, limit))
+        withoutFsync(() => claim(owner, now, now + leaseMs, limit, route))
           .map(
             (row): ClaimedMessage => ({
               id: row.id,
@@ -244,8 +249,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       });
     },
 
-    nextDueAt() {
-      return guard(() => (sql.nextDue.get() as { at: number | null }).at ?? undefined);
+    nextDueAt(route) {
+      return guard(() => ((route === undefined ? sql.nextDue.get() : sql.nextDueRoute.get(route)) as { at: number | null }).at ?? undefined);
     },
 
     getEvent(eventId) {
@@ -255,8 +260,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       });
     },
 
-    listDeadLetters({ limit, afterId }) {
-      return guard(() => (sql.deadLetters.all(afterId ?? 0, limit) as MessageRow[]).map(toDeadLetterView));
+    listDeadLetters({ limit, afterId, route }) {
+      return guard(() =>
+        ((route === undefined ? sql.deadLetters.all(afterId ?? 0, limit) : sql.deadLettersRoute.all(route, afterId ?? 0, limit)) as MessageRow[]).map(toDeadLetterView),
+      );
     },
 
     replayDeadLetters(ids, now) {
@@ -267,7 +274,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       });
     },
 
-    listEventsForReplay({ mappingStatus, eventIds, limit, afterEventId }) {
+    listEventsForReplay({ mappingStatus, route, eventIds, limit, afterEventId }) {
       return guard(() => {
         if (eventIds) {
           return eventIds
@@ -275,9 +282,16 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
             .filter((row): row is EventRow => row !== undefined)
             .map(toStoredEvent);
         }
-        const rows = mappingStatus
-          ? (sql.eventsByStatus.all(mappingStatus, withoutNul(afterEventId ?? ''), limit) as EventRow[])
-          : (sql.eventsAll.all(withoutNul(afterEventId ?? ''), limit) as EventRow[]);
+        const after = withoutNul(afterEventId ?? '');
+        const rows = (
+          mappingStatus
+            ? route === undefined
+              ? sql.eventsByStatus.all(mappingStatus, after, limit)
+              : sql.eventsByStatusRoute.all(mappingStatus, route, after, limit)
+            : route === undefined
+              ? sql.eventsAll.all(after, limit)
+              : sql.eventsAllRoute.all(route, after, limit)
+        ) as EventRow[];
         return rows.map(toStoredEvent);
       });
     },
@@ -379,12 +393,12 @@ const SUPERSEDED = `(profile_key IS NOT NULL AND EXISTS (SELECT 1 FROM profile_w
 function prepareStatements(db: Database.Database) {
   return {
     insertEvent: db.prepare(
-      `INSERT INTO events (event_id, event_name, envelope, created_at, received_at, mapping_status, payload, trace_parent, customer_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
+      `INSERT INTO events (event_id, event_name, envelope, created_at, received_at, mapping_status, payload, trace_parent, customer_id, route)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
     ),
     insertMessage: db.prepare(
-      `INSERT INTO messages (event_id, kind, body, state, next_attempt_at, accepted_at, dead_reason, profile_key, source_created_at)
-       VALUES (@event_id, @kind, @body, @state, @next_attempt_at, @accepted_at, @dead_reason, @profile_key, @source_created_at)`,
+      `INSERT INTO messages (event_id, kind, body, state, next_attempt_at, accepted_at, dead_reason, profile_key, source_created_at, route)
+       VALUES (@event_id, @kind, @body, @state, @next_attempt_at, @accepted_at, @dead_reason, @profile_key, @source_created_at, @route)`,
     ),
     watermark: db.prepare('SELECT newest_created_at FROM profile_watermarks WHERE profile_key = ?'),
     upsertWatermark: db.prepare(
@@ -398,6 +412,18 @@ function prepareStatements(db: Database.Database) {
        RETURNING id, event_id, kind, body, attempts, accepted_at,
                  (SELECT trace_parent FROM events e WHERE e.event_id = messages.event_id) AS trace_parent`,
     ),
+    claimRoute: db.prepare(
+      `UPDATE messages SET state = 'in_flight', next_attempt_at = ?, lease_owner = ?
+       WHERE id IN (SELECT id FROM messages WHERE route = ? AND state IN ('pending', 'in_flight') AND next_attempt_at <= ?
+                    ORDER BY next_attempt_at, id LIMIT ?)
+       RETURNING id, event_id, kind, body, attempts, accepted_at,
+                 (SELECT trace_parent FROM events e WHERE e.event_id = messages.event_id) AS trace_parent`,
+    ),
+    nextDueRoute: db.prepare(`SELECT min(next_attempt_at) AS at FROM messages WHERE route = ? AND state IN ('pending', 'in_flight')`),
+    deadLettersRoute: db.prepare(`SELECT * FROM messages WHERE state = 'dead' AND route = ? AND id > ? ORDER BY id LIMIT ?`),
+    eventsByStatusRoute: db.prepare(`SELECT * FROM events WHERE mapping_status = ? AND coalesce(route, 'default') = ? AND event_id > ? ORDER BY event_id LIMIT ?`),
+    eventsAllRoute: db.prepare(`SELECT * FROM events WHERE coalesce(route, 'default') = ? AND event_id > ? ORDER BY event_id LIMIT ?`),
+    eventRoute: db.prepare('SELECT route FROM events WHERE event_id = ?'),
     settleDelivered: db.prepare(
       `UPDATE messages SET state = 'delivered', attempts = attempts + 1, settled_at = ?, lease_owner = NULL, last_error = NULL
        WHERE id = ? AND lease_owner = ? AND state = 'in_flight'`,
@@ -452,7 +478,7 @@ function prepareStatements(db: Database.Database) {
          AND event_id NOT IN (SELECT event_id FROM messages WHERE state IN ('pending', 'in_flight', 'dead'))`,
     ),
     pruneEvents: db.prepare(
-      `DELETE FROM events WHERE received_at < ? AND mapping_status <> 'unmapped' AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.event_id = events.event_id)`,
+      `DELETE FROM events WHERE received_at < ? AND mapping_status NOT IN ('unmapped', 'held') AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.event_id = events.event_id)`,
     ),
   };
 }

@@ -1,4 +1,4 @@
-import type { MappingResult } from '../mapping/types.js';
+import type { MappingResult, QueuedMessage } from '../mapping/types.js';
 import type { NewEvent, Settlement } from './types.js';
 
 /**
@@ -12,7 +12,7 @@ export function withoutNul(text: string): string {
   return text.includes('\u0000') ? text.replaceAll('\u0000', '') : text;
 }
 
-export function cleanMapping(mapping: MappingResult): MappingResult {
+export function cleanMapping<M extends QueuedMessage>(mapping: MappingResult<M>): MappingResult<M> {
   if (!mapping.messages.some((m) => m.profileKey?.includes('\u0000'))) return mapping;
   return {
     ...mapping,

@@ -1,5 +1,5 @@
 import type { CapillaryEvent } from '../mapping/capillary-event.js';
-import type { MappingResult, MappingStatus, MessageKind } from '../mapping/types.js';
+import type { MappingResult, MappingStatus, MessageKind, QueuedMessage } from '../mapping/types.js';
 import type { AttemptDetail, ConsoleQueries } from './console-types.js';
 
 /**
@@ -15,13 +15,26 @@ import type { AttemptDetail, ConsoleQueries } from './console-types.js';
 export type MessageState = 'pending' | 'in_flight' | 'delivered' | 'dead' | 'skipped';
 
 /** The state an operator sees for an event, derived from its messages. */
-export type EventState = 'unmapped' | 'pending' | 'delivered' | 'dead' | 'no_output';
+export type EventState = 'unmapped' | 'held' | 'pending' | 'delivered' | 'dead' | 'no_output';
+
+/** How an event was stored: mapped, unmapped (no mapper yet), or held (its org is not its route's: never sent). */
+export type StoredStatus = MappingStatus | 'held';
+
+/** The route of events stored before routes existed, and of the environment's route. */
+export const DEFAULT_ROUTE = 'default';
 
 export interface NewEvent {
   event: CapillaryEvent;
   /** The body exactly as received (kept for replay after a mapping change). */
   payload: string;
-  mapping: MappingResult;
+  mapping: MappingResult<QueuedMessage>;
+  /**
+   * The route that received it (issue 13): stored with the event and each of its messages, and only
+   * that route's delivery ever claims them. Default `default`.
+   */
+  route?: string;
+  /** Its org is not one of its route's: stored, no message queued, until a replay after the routes file is fixed. */
+  held?: boolean;
   /** The intake span as a W3C traceparent, when tracing is on (src/tracing/). */
   traceParent?: string;
 }
@@ -69,7 +82,8 @@ export interface StoredEvent {
   envelope: string;
   createdAt: number | null;
   receivedAt: number;
-  mappingStatus: MappingStatus;
+  mappingStatus: StoredStatus;
+  route: string;
   payload: string;
 }
 
@@ -84,6 +98,7 @@ export interface EventView extends Omit<StoredEvent, 'payload'> {
 export interface DeadLetterView {
   id: number;
   eventId: string;
+  route: string;
   kind: MessageKind;
   reason: string;
   error: string | null;
@@ -99,7 +114,9 @@ export interface QueueStats {
 }
 
 export interface ReplayFilter {
-  mappingStatus?: MappingStatus;
+  mappingStatus?: StoredStatus;
+  /** Only events of this route. */
+  route?: string;
   eventIds?: string[];
   limit: number;
   /** Keyset paging: events with an id greater than this. */
@@ -110,8 +127,8 @@ export interface Store extends ConsoleQueries {
   readonly backend: 'sqlite' | 'postgres';
   /** Commits the event and its messages atomically; resolves only once durable. */
   acceptEvent(input: NewEvent): Promise<AcceptResult>;
-  /** Leases up to `limit` due messages (oldest due first) to `owner` until `now + leaseMs`. */
-  claimDue(options: { owner: string; now: number; leaseMs: number; limit: number }): Promise<ClaimedMessage[]>;
+  /** Leases up to `limit` due messages (oldest due first) to `owner` until `now + leaseMs`; only `route`'s when given. */
+  claimDue(options: { owner: string; now: number; leaseMs: number; limit: number; route?: string }): Promise<ClaimedMessage[]>;
   /** Records attempt outcomes; ignored for messages whose lease `owner` no longer holds. */
   settle(owner: string, settlements: Settlement[], now: number): Promise<void>;
   /**
@@ -122,9 +139,9 @@ export interface Store extends ConsoleQueries {
    */
   makeDueNow(reasons: readonly string[], now: number): Promise<number>;
   /** Earliest time a message becomes due, if any (lets an idle worker sleep exactly that long). */
-  nextDueAt(): Promise<number | undefined>;
+  nextDueAt(route?: string): Promise<number | undefined>;
   getEvent(eventId: string): Promise<EventView | undefined>;
-  listDeadLetters(options: { limit: number; afterId?: number }): Promise<DeadLetterView[]>;
+  listDeadLetters(options: { limit: number; afterId?: number; route?: string }): Promise<DeadLetterView[]>;
   /**
    * Moves dead letters (all, or the given message ids) back to pending. Returns how many. A profile
    * record whose member has had a newer record queued since is skipped instead (not counted).
@@ -135,7 +152,7 @@ export interface Store extends ConsoleQueries {
    * Replaces an event's undelivered messages with a fresh mapping (replay after a mapping change).
    * Delivered messages stay as history. Returns false, changing nothing, while a message is in flight.
    */
-  replaceMessages(eventId: string, mapping: MappingResult, now: number): Promise<boolean>;
+  replaceMessages(eventId: string, mapping: MappingResult<QueuedMessage>, now: number): Promise<boolean>;
   queueStats(now: number): Promise<QueueStats>;
   /**
    * Deletes delivered history received before `olderThan`: events whose messages are all delivered or

@@ -1,5 +1,5 @@
-import type { DeadLetterView, EventState, EventView, MessageState, MessageView, StoredEvent } from './types.js';
-import type { MessageKind, MappingStatus } from '../mapping/types.js';
+import { DEFAULT_ROUTE, type DeadLetterView, type EventState, type EventView, type MessageState, type MessageView, type StoredEvent, type StoredStatus } from './types.js';
+import type { MessageKind } from '../mapping/types.js';
 
 /** Row shapes shared by both SQL backends (column names are the same in SQLite and PostgreSQL). */
 export interface EventRow {
@@ -10,6 +10,7 @@ export interface EventRow {
   received_at: number | string;
   mapping_status: string;
   payload: string;
+  route?: string | null;
 }
 
 export interface MessageRow {
@@ -24,6 +25,7 @@ export interface MessageRow {
   dead_reason: string | null;
   accepted_at: number | string;
   settled_at: number | string | null;
+  route?: string | null;
 }
 
 const num = (value: number | string): number => (typeof value === 'number' ? value : Number(value));
@@ -44,7 +46,8 @@ export function toStoredEvent(row: EventRow): StoredEvent {
     envelope: row.envelope,
     createdAt: numOrNull(row.created_at),
     receivedAt: num(row.received_at),
-    mappingStatus: row.mapping_status as MappingStatus,
+    mappingStatus: row.mapping_status as StoredStatus,
+    route: row.route ?? DEFAULT_ROUTE,
     payload: row.payload,
   };
 }
@@ -66,6 +69,7 @@ function toMessageView(row: MessageRow): MessageView {
 
 function deriveState(mappingStatus: string, messages: MessageView[]): EventState {
   if (mappingStatus === 'unmapped') return 'unmapped';
+  if (mappingStatus === 'held') return 'held';
   if (messages.some((m) => m.state === 'pending' || m.state === 'in_flight')) return 'pending';
   if (messages.some((m) => m.state === 'dead')) return 'dead';
   if (messages.some((m) => m.state === 'delivered')) return 'delivered';
@@ -90,6 +94,7 @@ export function toDeadLetterView(row: MessageRow): DeadLetterView {
   return {
     id: num(row.id),
     eventId: row.event_id,
+    route: row.route ?? DEFAULT_ROUTE,
     kind: row.kind as MessageKind,
     reason: row.dead_reason ?? 'unknown',
     error: row.last_error,
