@@ -21,7 +21,7 @@ export interface AepSinkDeps {
   dispatcher: Dispatcher;
   logger: Logger;
   metrics: Metrics;
-  /** The `route` metric label (issue 13). */
+  /** The `route` metric label (issue 13); unset leaves it out (the environment's route). */
   route?: string;
   requestTimeoutMs: number;
   /** Adobe's limit per request (the whole batch). Bigger batches are split before sending. */
@@ -140,8 +140,9 @@ export function createAepSink(deps: AepSinkDeps): Sink {
       return { kind: 'failure', reason: 'network', detail: code ?? errorMessage(err) };
     } finally {
       deadline.dispose();
-      aepRequests.inc({ status: status === undefined ? 'network_error' : String(status), route: deps.route ?? 'default' });
-      aepRequestDuration.observe({ route: deps.route ?? 'default' }, (performance.now() - started) / 1000);
+      const labels = deps.route !== undefined ? { route: deps.route } : {};
+      aepRequests.inc({ status: status === undefined ? 'network_error' : String(status), ...labels });
+      aepRequestDuration.observe(labels, (performance.now() - started) / 1000);
     }
   }
 

@@ -27,6 +27,8 @@ export function createPayloadSink(deps: {
   logger: Logger;
   metrics: Metrics;
   route: string;
+  /** Whether metrics carry the route label (ROUTES_FILE set). */
+  labelRoute: boolean;
   requestTimeoutMs: number;
 }): Sink {
   const { aepRequests, aepRequestDuration } = deps.metrics;
@@ -43,8 +45,9 @@ export function createPayloadSink(deps: {
       const text = await res.body.text();
       return { status: res.statusCode, retryAfter: parseRetryAfter(res.headers['retry-after']), text };
     } finally {
-      aepRequests.inc({ status: status === undefined ? 'network_error' : String(status), route: deps.route });
-      aepRequestDuration.observe({ route: deps.route }, (performance.now() - started) / 1000);
+      const labels = deps.labelRoute ? { route: deps.route } : {};
+      aepRequests.inc({ status: status === undefined ? 'network_error' : String(status), ...labels });
+      aepRequestDuration.observe(labels, (performance.now() - started) / 1000);
     }
   }
 

@@ -29,6 +29,8 @@ export interface DeliveryOptions {
    * whose Adobe is down or behind never holds up another's. Unset: every message (tests).
    */
   route?: string;
+  /** The `route` metric label; unset leaves it out (the environment's single route, as before routes). */
+  metricRoute?: string;
 }
 
 export interface DeliveryWorker {
@@ -55,7 +57,7 @@ export function createDeliveryWorker(deps: {
   random?: () => number;
 }): DeliveryWorker {
   const { store, sink, metrics, logger, rateLimiter, circuitBreaker, options } = deps;
-  const route = options.route ?? 'default';
+  const labels = options.metricRoute !== undefined ? { route: options.metricRoute } : {};
   const now = deps.now ?? Date.now;
   const timer = deps.timer ?? realTimer;
   const waker = createWaker(timer);
@@ -82,20 +84,20 @@ export function createDeliveryWorker(deps: {
   const settlementOf = (message: ClaimedMessage, outcome: MessageOutcome, at: number): Settlement => {
     switch (outcome.outcome) {
       case 'delivered':
-        metrics.messagesDelivered.inc({ kind: message.kind, route });
-        metrics.eventDeliveryLatency.observe({ route }, Math.max(0, at - message.acceptedAt) / 1000);
+        metrics.messagesDelivered.inc({ kind: message.kind, ...labels });
+        metrics.eventDeliveryLatency.observe(labels, Math.max(0, at - message.acceptedAt) / 1000);
         return { id: message.id, outcome: 'delivered' };
       case 'rejected':
-        metrics.messagesDeadLettered.inc({ reason: outcome.reason, route });
+        metrics.messagesDeadLettered.inc({ reason: outcome.reason, ...labels });
         logger.error({ messageId: message.id, eventId: message.eventId, reason: outcome.reason, detail: outcome.detail }, 'message rejected by Adobe: dead-lettered');
         return { id: message.id, outcome: 'dead', reason: outcome.reason, error: outcome.detail };
       case 'retry': {
         if (at - message.acceptedAt >= options.maxAgeMs) {
-          metrics.messagesDeadLettered.inc({ reason: 'expired', route });
+          metrics.messagesDeadLettered.inc({ reason: 'expired', ...labels });
           logger.error({ messageId: message.id, eventId: message.eventId, lastReason: outcome.reason }, 'message still failing past the retry window: dead-lettered as expired');
           return { id: message.id, outcome: 'dead', reason: 'expired', error: `${outcome.reason}: ${outcome.detail}` };
         }
-        metrics.deliveryRetries.inc({ reason: outcome.reason, route });
+        metrics.deliveryRetries.inc({ reason: outcome.reason, ...labels });
         const delay = retryDelayMs(message.attempts, options.retry, deps.random, outcome.retryAfterMs);
         return { id: message.id, outcome: 'retry', nextAttemptAt: at + delay, error: `${outcome.reason}: ${outcome.detail}` };
       }

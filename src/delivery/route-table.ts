@@ -55,6 +55,9 @@ const sameSettings = (a: RouteConfig, b: RouteConfig) => JSON.stringify(a.settin
 
 export function createRouteTable(deps: { env: Env; store: Store; metrics: Metrics; logger: Logger; now?: () => number; testSink?: Sink }): RouteTable {
   const { env, metrics, logger } = deps;
+  // The `route` label is bounded by the file; without one, series keep the labels they always had.
+  const labelRoute = Boolean(env.ROUTES_FILE);
+  const routeLabel = (route: RouteConfig) => (labelRoute ? { route: route.id } : {});
   const requestTimeoutMs = env.DELIVERY_REQUEST_TIMEOUT_MS;
   const dispatcher = createDispatcher({ headersTimeoutMs: requestTimeoutMs, bodyTimeoutMs: requestTimeoutMs });
   const tokens = new Map<string, { provider: TokenProvider; users: number }>();
@@ -98,7 +101,7 @@ export function createRouteTable(deps: { env: Env; store: Store; metrics: Metric
           failureRatio: 0.7,
           openMs: route.circuitOpenMs,
           onChange: (state) => {
-            metrics.circuitState.set({ route: route.id }, state === 'open' ? 1 : 0);
+            metrics.circuitState.set(routeLabel(route), state === 'open' ? 1 : 0);
             log.warn({ state, route: route.id }, state === 'open' ? 'AEP is failing: circuit open, pausing deliveries' : `circuit ${state}`);
           },
         }),
@@ -121,7 +124,7 @@ export function createRouteTable(deps: { env: Env; store: Store; metrics: Metric
     if (deps.testSink) return deps.testSink;
     const log = logger.child({ component: 'adobe', route: route.id });
     if (route.output === 'xdm' && route.adobe) {
-      return createAepSink({ inletUrl: route.adobe.inletUrl, ...(route.mapping.flowId ? { flowId: route.mapping.flowId } : {}), tokenProvider: provider, dispatcher, logger: log, metrics, route: route.id, requestTimeoutMs });
+      return createAepSink({ inletUrl: route.adobe.inletUrl, ...(route.mapping.flowId ? { flowId: route.mapping.flowId } : {}), tokenProvider: provider, dispatcher, logger: log, metrics, ...(labelRoute ? { route: route.id } : {}), requestTimeoutMs });
     }
     const endpoints =
       route.output === 'raw' && route.adobe
@@ -132,7 +135,7 @@ export function createRouteTable(deps: { env: Env; store: Store; metrics: Metric
               ...(route.source.transaction ? { event: { url: route.source.transaction.inletUrl, flowId: route.source.transaction.flowId } } : {}),
             }
           : undefined;
-    if (endpoints) return createPayloadSink({ endpoints, tokenProvider: provider, dispatcher, logger: log, metrics, route: route.id, requestTimeoutMs });
+    if (endpoints) return createPayloadSink({ endpoints, tokenProvider: provider, dispatcher, logger: log, metrics, route: route.id, labelRoute, requestTimeoutMs });
     return createDryRunSink({ file: route.dryRunFile, logger: logger.child({ component: 'dry-run', route: route.id }) });
   };
 
@@ -151,6 +154,7 @@ export function createRouteTable(deps: { env: Env; store: Store; metrics: Metric
       options: {
         owner,
         route: route.id,
+        ...(labelRoute ? { metricRoute: route.id } : {}),
         batchMaxMessages: env.DELIVERY_BATCH_MAX_MESSAGES,
         batchMaxBytes: env.DELIVERY_BATCH_MAX_BYTES,
         lingerMs: env.DELIVERY_LINGER_MS,

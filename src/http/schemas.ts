@@ -123,7 +123,7 @@ export const EventReplayResult = Type.Object(
     examined: Type.Integer(),
     requeued: Type.Integer({ description: 'events whose fresh mapping produced messages, now queued' }),
     stillUnmapped: Type.Integer(),
-    stillHeld: Type.Integer({ description: "held events whose org their route still does not list (or whose route is gone): fix the routes file, reload, replay again" }),
+    stillHeld: Type.Optional(Type.Integer({ description: "held events whose org their route still does not list (or whose route is gone): fix the routes file, reload, replay again" })),
     busy: Type.Integer({ description: 'events skipped because a message was in flight; replay them again later' }),
     nextAfter: Type.Union([Type.String(), Type.Null()]),
   },

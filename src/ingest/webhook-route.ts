@@ -68,8 +68,9 @@ export default async function webhookRoute(app: FastifyInstance, opts: { config:
   });
 
   // The route label only for routes that exist: an unknown path segment must not mint a series.
+  // Without ROUTES_FILE the series keep the labels they always had (no `route`).
   const count = (eventName: string | undefined, outcome: Outcome, route: string) =>
-    app.metrics.webhooksReceived.inc({ event_name: eventName !== undefined && KNOWN_EVENT_NAMES.has(eventName) ? eventName : 'other', outcome, route });
+    app.metrics.webhooksReceived.inc({ event_name: eventName !== undefined && KNOWN_EVENT_NAMES.has(eventName) ? eventName : 'other', outcome, ...(byFile ? { route } : {}) });
 
   // Refusals are counted once answered; accepted and duplicate events at commit (below), so an
   // event stored for a client that hung up before the 202 is still counted.
@@ -113,7 +114,7 @@ export default async function webhookRoute(app: FastifyInstance, opts: { config:
       // Never throws: a failure of the mapper comes back as unmapped with the mapping_error warning.
       const mapping = held ? { status: 'unmapped' as const, messages: [], warnings: [] } : route.output.map(event, request.rawBody ?? JSON.stringify(request.body));
       const trace = traceIntake(request, event);
-      const result = await app.store.acceptEvent({ event, payload: request.rawBody ?? JSON.stringify(request.body), mapping, route: routeId, held, ...trace });
+      const result = await app.store.acceptEvent({ event, payload: request.rawBody ?? JSON.stringify(request.body), mapping, ...(byFile ? { route: routeId } : {}), held, ...trace });
       request.webhook.outcome = result.outcome;
       count(event.eventName, result.outcome, routeId);
       if (result.outcome === 'accepted' && held) {

@@ -66,7 +66,8 @@ export async function replayEvents(deps: { store: Store; now: number; filter: Re
     examined: events.length,
     requeued,
     stillUnmapped,
-    stillHeld,
+    // Only when some are: a relay without routes answers as it always did.
+    ...(stillHeld > 0 ? { stillHeld } : {}),
     busy,
     nextAfter: !deps.filter.eventIds && last && events.length === deps.filter.limit ? last.eventId : null,
   };

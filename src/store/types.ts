@@ -30,7 +30,8 @@ export interface NewEvent {
   mapping: MappingResult<QueuedMessage>;
   /**
    * The route that received it (issue 13): stored with the event and each of its messages, and only
-   * that route's delivery ever claims them. Default `default`.
+   * that route's delivery ever claims them. Unset: the environment's route (`default`; the event's
+   * route column stays NULL, as before routes existed).
    */
   route?: string;
   /** Its org is not one of its route's: stored, no message queued, until a replay after the routes file is fixed. */
