@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type RouteOptions } from 'fastify';
@@ -50,29 +50,33 @@ const schemaRef = (id: string) => `#/components/schemas/${id}`;
 const idOf = (schema: unknown) => (schema && typeof schema === 'object' && '$id' in schema ? String((schema as { $id: unknown }).$id) : undefined);
 
 const routes: RouteOptions[] = [];
-let app: FastifyInstance;
+const apps: FastifyInstance[] = [];
 let dir: string;
 
-beforeAll(async () => {
-  // Built as buildTestApp (and server.ts) builds it, with an onRoute hook in front to see every route.
-  dir = mkdtempSync(join(tmpdir(), 'relay-openapi-'));
-  const config = loadConfig({
-    CAPILLARY_AUTH_SECRETS: TEST_SECRET,
-    ADMIN_TOKEN,
-    STORE_URL: `sqlite:${join(dir, 'relay.db')}`,
-    DRY_RUN_FILE: join(dir, 'dry-run.ndjson'),
-    LOG_LEVEL: 'silent',
-  });
-  app = Fastify(serverOptions(config, createLogger({ level: 'silent' }, new LogCapture())));
+/** Built as buildTestApp (and server.ts) builds it, with an onRoute hook in front to see every route. */
+async function buildApp(env: Record<string, string>): Promise<void> {
+  const config = loadConfig({ ADMIN_TOKEN, STORE_URL: `sqlite:${join(dir, `relay-${apps.length}.db`)}`, LOG_LEVEL: 'silent', ...env });
+  const app = Fastify(serverOptions(config, createLogger({ level: 'silent' }, new LogCapture())));
+  apps.push(app);
   app.addHook('onRoute', (route) => {
     routes.push(route);
   });
   await app.register(relayApp, { config });
   await app.ready();
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'relay-openapi-'));
+  // The contract covers both ways to run: the environment as the one route (/webhooks/capillary),
+  // and a routes file (/webhooks/capillary/{routeId}, issue 13).
+  await buildApp({ CAPILLARY_AUTH_SECRETS: TEST_SECRET, DRY_RUN_FILE: join(dir, 'dry-run.ndjson') });
+  writeFileSync(join(dir, 'brand-a-webhook'), TEST_SECRET);
+  writeFileSync(join(dir, 'routes.yaml'), `routes:\n  brand-a:\n    CAPILLARY_ORG_IDS: "150698"\n    CAPILLARY_AUTH_SECRETS_FILE: ${join(dir, 'brand-a-webhook')}\n    DRY_RUN_FILE: ${join(dir, 'brand-a.ndjson')}\n`);
+  await buildApp({ ROUTES_FILE: join(dir, 'routes.yaml') });
 });
 
 afterAll(async () => {
-  await app?.close();
+  for (const app of apps) await app.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
