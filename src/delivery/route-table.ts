@@ -179,6 +179,8 @@ export function createRouteTable(deps: { env: Env; store: Store; metrics: Metric
       },
     };
     live.set(route.id, entry);
+    // A series at 0 from the start: the held-events alert's increase() then sees the first held event.
+    metrics.eventsHeld.inc({ route: route.id }, 0);
     if (started) worker.start();
   };
 

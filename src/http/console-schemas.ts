@@ -12,6 +12,7 @@ export const EventSearchQuery = Type.Object(
     q: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'an event id or a customer id, matched exactly' })),
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'event name (case-sensitive)' })),
     state: Type.Optional(EventStateName),
+    route: Type.Optional(Type.String({ minLength: 1, maxLength: 63, description: 'only events received by this route (`default` for the environment\'s route)' })),
     from: Type.Optional(Type.Integer({ minimum: 0, description: 'received at or after (epoch ms)' })),
     to: Type.Optional(Type.Integer({ minimum: 0, description: 'received before (epoch ms)' })),
     limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
@@ -64,6 +65,7 @@ export const AttemptList = Type.Object(
 
 const DeadLetterFilterProps = {
   reason: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  route: Type.Optional(Type.String({ minLength: 1, maxLength: 63, description: 'only dead letters of this route (`default` for the environment\'s route)' })),
   from: Type.Optional(Type.Integer({ minimum: 0, description: 'dead-lettered at or after (epoch ms)' })),
   to: Type.Optional(Type.Integer({ minimum: 0, description: 'dead-lettered before (epoch ms)' })),
 };

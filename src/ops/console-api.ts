@@ -24,8 +24,9 @@ const HOUR_MS = 3_600_000;
 
 const eventIdParams = { type: 'object', properties: { eventId: { type: 'string', minLength: 1 } }, required: ['eventId'] } as const;
 
-const filterOf = (f: { reason?: string | undefined; from?: number | undefined; to?: number | undefined }): DeadLetterFilter => ({
+const filterOf = (f: { reason?: string | undefined; route?: string | undefined; from?: number | undefined; to?: number | undefined }): DeadLetterFilter => ({
   ...(f.reason !== undefined ? { reason: f.reason } : {}),
+  ...(f.route !== undefined ? { route: f.route } : {}),
   ...(f.from !== undefined ? { from: f.from } : {}),
   ...(f.to !== undefined ? { to: f.to } : {}),
 });
@@ -42,12 +43,13 @@ export default async function consoleApi(app: FastifyInstance, opts: { config: C
   app.addHook('onClose', async () => jobs.stop());
 
   app.get<{ Querystring: EventSearchQuery }>('/admin/events', { schema: { querystring: EventSearchQuery, response: { 200: EventSearchPage, ...errors } } }, async (request) => {
-    const { q, name, state, from, to, limit, before } = request.query;
+    const { q, name, state, route, from, to, limit, before } = request.query;
     return app.store.searchEvents({
       limit,
       ...(q !== undefined ? { text: q } : {}),
       ...(name !== undefined ? { eventName: name } : {}),
       ...(state !== undefined ? { state: state as never } : {}),
+      ...(route !== undefined ? { route } : {}),
       ...(from !== undefined ? { from } : {}),
       ...(to !== undefined ? { to } : {}),
       ...(before !== undefined ? { before } : {}),

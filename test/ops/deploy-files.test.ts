@@ -4,6 +4,7 @@ import { parser } from '@prometheus-io/lezer-promql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { authHeaders, buildTestApp, type TestApp } from '../helpers/build-app.js';
+import { scrapedValue } from '../helpers/metric-values.js';
 import { sampleWithId } from '../helpers/samples.js';
 
 /**
@@ -21,12 +22,14 @@ const PROMETHEUS_SERIES = new Set(['up']);
 let t: TestApp;
 /** Every sample name the relay can expose: histograms expand to _bucket, _sum and _count. */
 const exposed = new Set<string>();
+let scrape = '';
 
 beforeAll(async () => {
   t = await buildTestApp();
   const res = await t.app.inject({ method: 'POST', url: '/webhooks/capillary', headers: authHeaders, payload: JSON.stringify(sampleWithId('points-issued', 'deploy-files-1')) });
   expect(res.statusCode).toBe(202);
   const text = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+  scrape = text;
   for (const line of text.split('\n')) {
     const typed = /^# TYPE (\S+) (\S+)$/.exec(line);
     if (typed) {
@@ -74,6 +77,8 @@ describe('the metric-name check itself', () => {
     expect(exposed.has('relay_webhooks_received_total')).toBe(true);
     expect(exposed.has('relay_event_delivery_latency_seconds_bucket')).toBe(true);
     expect(exposed.has('relay_ims_token_requests_total')).toBe(true);
+    // At 0 before any event is held (a series per route), so the held alert's increase() sees the first.
+    expect(scrapedValue(scrape, 'relay_events_held_total', { route: 'default' })).toBe(0);
     expect(metricNames('sum by (le) (rate(relay_nope_total{job="x"}[5m])) > 0 or up == 0').names).toEqual(['relay_nope_total', 'up']);
     expect(metricNames('rate(relay_queue_pending[5m]').errors).not.toEqual([]);
   });
@@ -94,7 +99,7 @@ describe('deploy/prometheus-alerts.yml', () => {
 
   it('has the alerts operators are promised', () => {
     expect(rules.map((r) => r.alert).sort()).toEqual(
-      ['RelayAdobeErrorRatioHigh', 'RelayCircuitOpen', 'RelayDeadLettersGrowing', 'RelayEventLoopStalled', 'RelayImsTokenRefreshFailing', 'RelayNotReady', 'RelayOldestPendingTooOld'].sort(),
+      ['RelayAdobeErrorRatioHigh', 'RelayCircuitOpen', 'RelayDeadLettersGrowing', 'RelayEventLoopStalled', 'RelayImsTokenRefreshFailing', 'RelayNotReady', 'RelayOldestPendingTooOld', 'RelayEventsHeld'].sort(),
     );
   });
 
@@ -121,13 +126,30 @@ interface Panel {
 }
 
 describe('deploy/grafana-dashboard.json', () => {
-  const dashboard = JSON.parse(read('deploy/grafana-dashboard.json')) as { uid: string; panels: Panel[] };
+  const dashboard = JSON.parse(read('deploy/grafana-dashboard.json')) as { uid: string; panels: Panel[]; templating: { list: { name: string }[] } };
   const panels = dashboard.panels.flatMap((p) => [p, ...(p.panels ?? [])]);
   const queries = panels.flatMap((p) => (p.targets ?? []).map((target) => ({ where: p.title ?? p.type, expr: target.expr ?? '' })));
 
   it('queries only metrics the relay exposes, in valid PromQL', () => {
     expect(queries.length).toBeGreaterThan(10);
     for (const { where, expr } of queries) expectKnownMetrics(where, expr);
+  });
+
+  it('filters by the route variable every query on a metric that carries a route label (issue 13)', async () => {
+    expect(dashboard.templating.list.map((v) => v.name)).toContain('route');
+    const routed = new Set<string>();
+    for (const metric of t.app.metrics.registry.getMetricsAsArray()) {
+      const { name, labelNames = [], constructor } = metric as unknown as { name: string; labelNames?: string[]; constructor: { name: string } };
+      if (!labelNames.includes('route')) continue;
+      routed.add(name);
+      if (constructor.name === 'Histogram') routed.add(`${name}_bucket`);
+    }
+    expect(routed.has('relay_events_held_total') && routed.has('relay_event_delivery_latency_seconds_bucket')).toBe(true);
+    for (const { where, expr } of queries) {
+      for (const name of metricNames(expr).names) {
+        if (routed.has(name)) expect(expr, `${where}: ${name}`).toMatch(new RegExp(`${name}\\{[^}]*route=~"\\$route"`));
+      }
+    }
   });
 
   it('has a panel on each pinned metric operators watch', () => {
@@ -144,6 +166,7 @@ describe('deploy/grafana-dashboard.json', () => {
       'relay_ims_token_expiry_seconds',
       'relay_aep_circuit_open',
       'relay_event_loop_delay_seconds_bucket',
+      'relay_events_held_total',
     ]) {
       expect(used.has(name), name).toBe(true);
     }
