@@ -5,7 +5,7 @@ import { ADMIN_TOKEN, buildTestApp, type TestApp } from '../helpers/build-app.js
 import { loadSample } from '../helpers/capillary-fixtures.js';
 import { startFakeDcs, type FakeDcs } from '../helpers/fake-dcs.js';
 import { startFakeIms, type FakeIms } from '../helpers/fake-ims.js';
-import { metricValue } from '../helpers/metric-values.js';
+import { metricValue, scrapedValue } from '../helpers/metric-values.js';
 
 const SECRET_A = 'brand-a-webhook-secret-0001';
 const SECRET_B = 'brand-b-webhook-secret-0002';
@@ -103,12 +103,19 @@ describe('routes: several brands, one relay', () => {
   });
 
   it('a wrong-org event is held, never sent; a reload that fixes the file and a replay release it', async () => {
+    // Each route's held series exists at 0 before anything is held (the alert's increase() needs it).
+    const scrape = async () => (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(scrapedValue(await scrape(), 'relay_events_held_total', { route: 'brand-a' })).toBe(0);
     const transaction = loadSample('transaction-added'); // org 1231, not listed by brand-a yet
     expect((await post('brand-a', SECRET_A, transaction)).statusCode).toBe(202);
     const eventId = String(transaction['eventId']);
     const held = await t.app.inject({ method: 'GET', url: `/admin/events/${eventId}`, headers: admin });
     expect(held.json()).toMatchObject({ state: 'held', route: 'brand-a', messages: [] });
     expect(await metricValue(t.app.metrics.registry, 'relay_events_held_total', { route: 'brand-a' })).toBe(1);
+    expect(scrapedValue(await scrape(), 'relay_events_held_total', { route: 'brand-b' })).toBe(0);
+    const search = (query: string) => t.app.inject({ method: 'GET', url: `/admin/events?${query}`, headers: admin });
+    expect((await search('state=held&route=brand-a')).json().items.map((e: { eventId: string }) => e.eventId)).toEqual([eventId]);
+    expect((await search('state=held&route=brand-b')).json().items).toEqual([]);
     const stillHeld = await t.app.inject({ method: 'POST', url: '/admin/events/replay', headers: admin, payload: { state: 'held' } });
     expect(stillHeld.json()).toMatchObject({ examined: 1, requeued: 0, stillHeld: 1 });
 
