@@ -11,6 +11,7 @@ import { createDatabase, createTestDatabase, startPostgresServer, type PostgresS
 import { capillaryEvent, describeStoreContract, mapped, outbound } from './store-contract.js';
 import { describeStoreDataEdges } from './store-contract-data-edges.js';
 import { describeStoreConsole } from './store-contract-console.js';
+import { describeStoreRoutes } from './store-contract-routes.js';
 
 const logger = pino({ level: 'silent' });
 const T0 = 1_750_000_000_000;
@@ -38,6 +39,7 @@ function nextWake(store: Store, timeoutMs: number): Promise<void> {
 describeStoreContract('PostgreSQL', { open: async () => open(await createTestDatabase()) });
 describeStoreDataEdges('PostgreSQL', { open: async () => open(await createTestDatabase()) });
 describeStoreConsole('PostgreSQL', { open: async () => open(await createTestDatabase()) });
+describeStoreRoutes('PostgreSQL', { open: async () => open(await createTestDatabase()) });
 
 describe('PostgreSQL store: several replicas on one database', () => {
   let url: string;

@@ -6,6 +6,7 @@ import { createSqliteStore } from '../../src/store/sqlite-store.js';
 import { capillaryEvent, describeStoreContract, mapped, outbound } from './store-contract.js';
 import { describeStoreDataEdges } from './store-contract-data-edges.js';
 import { describeStoreConsole } from './store-contract-console.js';
+import { describeStoreRoutes } from './store-contract-routes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'relay-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -14,6 +15,7 @@ let n = 0;
 describeStoreContract('SQLite', { open: async () => createSqliteStore({ path: join(dir, `contract-${++n}.db`), synchronous: 'full' }) });
 describeStoreDataEdges('SQLite', { open: async () => createSqliteStore({ path: join(dir, `edges-${++n}.db`), synchronous: 'full' }) });
 describeStoreConsole('SQLite', { open: async () => createSqliteStore({ path: join(dir, `console-${++n}.db`), synchronous: 'full' }) });
+describeStoreRoutes('SQLite', { open: async () => createSqliteStore({ path: join(dir, `routes-${++n}.db`), synchronous: 'full' }) });
 
 describe('SQLite store specifics', () => {
   it('keeps committed events across a reopen of the same file (WAL)', async () => {
