@@ -198,8 +198,9 @@ export function createRouteTable(deps: { env: Env; store: Store; metrics: Metric
       if (failing.length === 0 || failing.length < results.length) return { ok: true };
       return { ok: false, reason: failing.map((r) => (r.result.ok ? '' : results.length === 1 ? r.result.reason : `${r.id}: ${r.result.reason}`)).join('; ') };
     },
+    // The first route that uses IMS; none (dry-run, unauthenticated inlets): the console says "not used".
     tokenStatus() {
-      return list().find((r) => r.sink.tokenStatus)?.sink.tokenStatus?.() ?? { valid: false };
+      return list().find((r) => r.sink.tokenStatus)?.sink.tokenStatus?.();
     },
     async close() {},
   };

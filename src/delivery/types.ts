@@ -34,7 +34,7 @@ export interface Sink {
   send(batch: ClaimedMessage[], signal: AbortSignal): Promise<MessageOutcome[]>;
   /** For /readyz: can this sink deliver now (e.g. an IMS token is cached or obtainable)? */
   readiness(): Promise<{ ok: true } | { ok: false; reason: string }>;
-  /** The IMS token's state, for the console's overview (AEP with IMS credentials only). */
-  tokenStatus?(): { valid: boolean; expiresAt?: number; lastErrorCode?: string };
+  /** The IMS token's state, for the console's overview (AEP with IMS credentials only; undefined: no token used). */
+  tokenStatus?(): { valid: boolean; expiresAt?: number; lastErrorCode?: string } | undefined;
   close(): Promise<void>;
 }
