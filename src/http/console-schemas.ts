@@ -113,7 +113,7 @@ export const Job = Type.Object(
 export const MappingPreview = Type.Object(
   {
     eventId: Type.String(),
-    status: Type.Union([Type.Literal('mapped'), Type.Literal('unmapped')]),
+    status: Type.Union([Type.Literal('mapped'), Type.Literal('unmapped'), Type.Literal('held')], { description: "held: the event's route is gone or does not list its org (issue 13)" }),
     warnings: Type.Array(Type.String()),
     messages: Type.Array(Type.Object({ kind: Type.Union([Type.Literal('event'), Type.Literal('profile')]), message: Type.Unknown() }, { additionalProperties: false }), {
       description: 'what a replay of the event would queue, mapped now with the current mapper',

@@ -16,7 +16,7 @@ import {
 import { DeadLetterPage, ErrorBody } from '../http/schemas.js';
 import type { DeadLetterFilter } from '../store/console-types.js';
 import { createJobs } from './jobs.js';
-import { remapStored } from './replay-events.js';
+import { previewStored } from './replay-events.js';
 
 /** Dead letters re-queued per store call by a replay job: each chunk is one short transaction. */
 const REPLAY_CHUNK = 500;
@@ -68,8 +68,7 @@ export default async function consoleApi(app: FastifyInstance, opts: { config: C
     async (request, reply) => {
       const [stored] = await app.store.listEventsForReplay({ eventIds: [request.params.eventId], limit: 1 });
       if (!stored) return sendError(reply, 404, 'event_not_found', 'No stored event has this id (never received, or pruned after the retention window)');
-      const mapping = remapStored(stored, opts.config.mapping);
-      return { eventId: stored.eventId, status: mapping.status, warnings: mapping.warnings, messages: mapping.messages.map((m) => ({ kind: m.kind, message: m.message })) };
+      return { eventId: stored.eventId, ...previewStored(stored, app.routes.byId(stored.route)?.output) };
     },
   );
 

@@ -1,25 +1,35 @@
 import { normalizeEnvelope } from '../ingest/envelope.js';
 import { withExactEventIds } from '../ingest/exact-event-id.js';
-import { mapEvent } from '../mapping/map-event.js';
 import type { MappingOptions } from '../mapping/types.js';
 import type { MappingResult, QueuedMessage } from '../mapping/types.js';
 import { routeOutput, type RouteOutput } from '../mapping/route-output.js';
 import type { ReplayFilter, Store, StoredEvent } from '../store/types.js';
 
-function mapBody(body: unknown, stored: StoredEvent, options: MappingOptions): MappingResult {
-  const normalized = normalizeEnvelope(withExactEventIds(body, stored.payload), stored.receivedAt);
-  return normalized.ok ? mapEvent(normalized.event, options) : { status: 'unmapped', messages: [], warnings: [] };
-}
-
-/** A stored event mapped again from its raw payload with today's mapper (what a replay would queue). */
-export function remapStored(stored: StoredEvent, options: MappingOptions): MappingResult {
+/**
+ * What a replay would queue for one stored event, by its own route as it is now (issue 13): `held`
+ * when the route is gone or still does not list the event's org. Source and raw payloads are shown as
+ * the JSON they are sent as.
+ */
+export function previewStored(stored: StoredEvent, route: RouteOutput | undefined): { status: 'mapped' | 'unmapped' | 'held'; warnings: string[]; messages: { kind: 'event' | 'profile'; message: unknown }[] } {
   let body: unknown;
   try {
     body = JSON.parse(stored.payload);
   } catch {
-    return { status: 'unmapped', messages: [], warnings: ['the stored payload is not JSON'] };
+    return { status: 'unmapped', warnings: ['the stored payload is not JSON'], messages: [] };
   }
-  return mapBody(body, stored, options);
+  const normalized = normalizeEnvelope(withExactEventIds(body, stored.payload), stored.receivedAt);
+  if (!normalized.ok) return { status: 'unmapped', warnings: [], messages: [] };
+  if (!route || !route.admits(normalized.event)) return { status: 'held', warnings: [], messages: [] };
+  const mapping = route.map(normalized.event, stored.payload);
+  return { status: mapping.status, warnings: mapping.warnings, messages: mapping.messages.map((m) => ({ kind: m.kind, message: 'payload' in m ? parsedOr(m.payload) : m.message })) };
+}
+
+function parsedOr(payload: string): unknown {
+  try {
+    return JSON.parse(payload) as unknown;
+  } catch {
+    return payload;
+  }
 }
 
 /**

@@ -116,6 +116,8 @@ describe('routes: several brands, one relay', () => {
     const search = (query: string) => t.app.inject({ method: 'GET', url: `/admin/events?${query}`, headers: admin });
     expect((await search('state=held&route=brand-a')).json().items.map((e: { eventId: string }) => e.eventId)).toEqual([eventId]);
     expect((await search('state=held&route=brand-b')).json().items).toEqual([]);
+    const preview = (id: string) => t.app.inject({ method: 'POST', url: `/admin/events/${id}/preview`, headers: admin });
+    expect((await preview(eventId)).json()).toMatchObject({ status: 'held', messages: [] });
     const stillHeld = await t.app.inject({ method: 'POST', url: '/admin/events/replay', headers: admin, payload: { state: 'held' } });
     expect(stillHeld.json()).toMatchObject({ examined: 1, requeued: 0, stillHeld: 1 });
 
@@ -132,6 +134,7 @@ describe('routes: several brands, one relay', () => {
     writeFileSync(file, good.replace('CAPILLARY_ORG_IDS: "51186"', 'CAPILLARY_ORG_IDS: "51186,1231"'));
     const reloaded = await t.app.inject({ method: 'POST', url: '/admin/routes/reload', headers: admin });
     expect(reloaded.json()).toEqual({ added: [], removed: [], changed: ['brand-a'], kept: ['brand-b'] });
+    expect((await preview(eventId)).json()).toMatchObject({ status: 'mapped', messages: [{ kind: 'event' }] });
     const released = await t.app.inject({ method: 'POST', url: '/admin/events/replay', headers: admin, payload: { state: 'held', route: 'brand-a' } });
     expect(released.json()).toMatchObject({ examined: 1, requeued: 1 });
     await a.dcs.waitFor((d) => d.accepted.some((m) => m.id === eventId));
@@ -145,5 +148,8 @@ describe('routes: several brands, one relay', () => {
     await b.dcs.waitFor((d) => d.counters.accepted >= 1);
     expect(b.dcs.requests[0]).toMatchObject({ inletId: 'transaction-inlet-b', flowId: 'transaction-flow-b', batch: false });
     expect(Object.keys(b.dcs.accepted[0]!.message as object).sort()).toEqual(['_id', 'commerce', 'identityMap', 'productLineItems', 'timestamp']);
+    // The console's preview maps by the event's own route: the source payload, not XDM.
+    const preview = await t.app.inject({ method: 'POST', url: `/admin/events/${String(transaction['eventId'])}/preview`, headers: admin });
+    expect(preview.json().messages.map((m: { message: object }) => Object.keys(m.message).sort())).toEqual([['_id', 'commerce', 'identityMap', 'productLineItems', 'timestamp']]);
   });
 });
