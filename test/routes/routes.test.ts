@@ -149,7 +149,7 @@ describe('routes: several brands, one relay', () => {
     expect(b.dcs.requests[0]).toMatchObject({ inletId: 'transaction-inlet-b', flowId: 'transaction-flow-b', batch: false });
     expect(Object.keys(b.dcs.accepted[0]!.message as object).sort()).toEqual(['_id', 'commerce', 'identityMap', 'productLineItems', 'timestamp']);
     // The console's preview maps by the event's own route: the source payload, not XDM.
-    const preview = await t.app.inject({ method: 'POST', url: `/admin/events/${String(transaction['eventId'])}/preview`, headers: admin });
+    const preview = await t.app.inject({ method: 'POST', url: `/admin/events/${String((transaction as Record<string, unknown>)['eventId'])}/preview`, headers: admin });
     expect(preview.json().messages.map((m: { message: object }) => Object.keys(m.message).sort())).toEqual([['_id', 'commerce', 'identityMap', 'productLineItems', 'timestamp']]);
   });
 });
