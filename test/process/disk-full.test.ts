@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { aepEnv, xdmMessageValidator } from '../helpers/aep-relay.js';
 import { startFakeDcs, startFakeIms, type FakeDcs, type FakeIms } from '../helpers/fake-adobe.js';
 import { ensureBuilt, startRelay, type RelayProcess } from '../helpers/relay-process.js';
@@ -25,8 +25,10 @@ const SENDERS = 4;
 const REFUSED_WHILE_FULL = 20;
 /** "Within seconds": intake resumes this soon after room returns (a restart included), or the test fails. */
 const RESUME_WITHIN_MS = 10_000;
+/** Events taken after room returns, before the senders stop (well inside the room given back). */
+const MORE_AFTER_ROOM = 50;
 /**
- * What the tmpfs filler takes, and what deleting it gives back: the store fills the rest of the 8 MB.
+ * What the tmpfs filler takes, and what deleting it gives back: the store fills the rest of the 16 MB.
  * 3 MB is what an earlier version could not recover with: its WAL had grown to 5 MB, and copying
  * it into the database file needed more than was freed.
  */
@@ -49,7 +51,7 @@ const tmpfsDir = mkdtempSync(join(tmpdir(), 'relay-disk-full-'));
 /** Why the tmpfs cannot be mounted here (not root, or mount refused), or undefined once mounted. */
 const noTmpfs = (() => {
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', tmpfsDir], { stdio: 'pipe' });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', tmpfsDir], { stdio: 'pipe' });
     return undefined;
   } catch (error) {
     return ((error as { stderr?: Buffer }).stderr?.toString().trim() || (error as Error).message).split('\n')[0];
@@ -67,7 +69,7 @@ const tmpfs: Mode = {
   env: {},
   fill() {
     writeFileSync(filler, Buffer.alloc(FILLER_BYTES));
-    return `store on an 8 MB tmpfs, ${freeBytes(tmpfsDir)} B free for it, ${FILLER_BYTES} B freed`;
+    return `store on a 16 MB tmpfs, ${freeBytes(tmpfsDir)} B free for it, ${FILLER_BYTES} B freed`;
   },
   async giveRoomBack(relay) {
     rmSync(filler);
@@ -195,6 +197,8 @@ describe.each(modes)('the SQLite store runs out of room ($name)', (mode) => {
           // A post already under way when the relay was stopped for its restart: Capillary retries it.
           if (restarting) unanswered.push({ id, body });
           else unexpected.push(`${id}: ${(error as Error).message}`);
+          // A relay that is gone refuses at once: never spin on it.
+          await new Promise((resolve) => setTimeout(resolve, 50));
           continue;
         }
         if (answer.status === 202) {
@@ -208,6 +212,10 @@ describe.each(modes)('the SQLite store runs out of room ($name)', (mode) => {
       }
     };
     const senders = Promise.all(Array.from({ length: SENDERS }, sender));
+    // Whatever fails below, the senders stop with the test (a failed wait must not leave them posting).
+    onTestFinished(() => {
+      sending = false;
+    });
 
     await waitFor(() => refusals.length >= REFUSED_WHILE_FULL, { timeoutMs: 60_000, what: `${REFUSED_WHILE_FULL} webhooks refused on the full store` });
     const full = await readiness(relay.opsUrl);
@@ -229,12 +237,14 @@ describe.each(modes)('the SQLite store runs out of room ($name)', (mode) => {
     open();
     await waitFor(() => firstAckAfterRoom !== undefined, { timeoutMs: RESUME_WITHIN_MS, what: 'a webhook acknowledged after room returned' });
     const resumedMs = firstAckAfterRoom! - roomBackAt;
-    await waitFor(async () => (await readiness(relay!.opsUrl)).status === 200, { timeoutMs: RESUME_WITHIN_MS, what: '/readyz 200 after room returned' });
-    const readyMs = performance.now() - roomBackAt;
+    // Intake runs again: 50 more events, then the senders stop. Senders kept at full speed would
+    // fill the 3 MB given back within a second or two, and the store would rightly be full again.
     const ackedAfter = acknowledged.size;
-    await waitFor(() => acknowledged.size >= ackedAfter + 100, { timeoutMs: 20_000, what: '100 more events acknowledged' });
+    await waitFor(() => acknowledged.size >= ackedAfter + MORE_AFTER_ROOM, { timeoutMs: 20_000, what: `${MORE_AFTER_ROOM} more events acknowledged` });
     sending = false;
     await senders;
+    await waitFor(async () => (await readiness(relay!.opsUrl)).status === 200, { timeoutMs: RESUME_WITHIN_MS, what: '/readyz 200 after room returned' });
+    const readyMs = performance.now() - roomBackAt;
 
     expect(unexpected).toEqual([]);
     expect(stayedUp).toBe(true);
