@@ -4,7 +4,7 @@
  * open file descriptors read from /proc at the start and end of each process.
  */
 import { readdirSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../support/postgres-server.js';
 import { sampleProcess, startRelay, type ServerProcess } from './processes.js';
 
 export interface ProcessRecord {
@@ -37,17 +37,6 @@ export function openFds(pid: number): number {
   } catch {
     return NaN;
   }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 /** The ops port from the "relay listening" line (the same as the public one until OPS_PORT exists). */

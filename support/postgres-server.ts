@@ -92,7 +92,8 @@ function asUser(user: string | undefined, command: string, args: string[]): Prom
   return user === undefined ? run(command, args) : run('runuser', ['-u', user, '--', command, ...args]);
 }
 
-function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 right now (the tests, the soak and this starter take one each). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

@@ -2,13 +2,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { aepEnv, xdmMessageValidator } from '../helpers/aep-relay.js';
 import { startFakeDcs, startFakeIms, type FakeDcs, type FakeIms } from '../helpers/fake-adobe.js';
 import { ensureBuilt, startRelay, type RelayProcess } from '../helpers/relay-process.js';
 import { SAMPLES, sampleWithId } from '../helpers/samples.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { webhookClient, type WebhookAnswer } from '../helpers/webhook-client.js';
 
 /**
  * Issue 11: the SQLite store runs out of room. Webhooks then answer 503 with Retry-After, /readyz
@@ -126,25 +127,7 @@ afterAll(async () => {
   }
 });
 
-type Answer = { status: number; retryAfter?: string; error?: string };
-
-async function post(url: string, body: string): Promise<Answer> {
-  const res = await request(`${url}/webhooks/capillary`, {
-    method: 'POST',
-    dispatcher: agent,
-    headers: { authorization: SECRET, 'content-type': 'application/json' },
-    body,
-  });
-  const parsed = JSON.parse(await res.body.text()) as { error?: string };
-  const retryAfter = res.headers['retry-after'];
-  return { status: res.statusCode, ...(typeof retryAfter === 'string' ? { retryAfter } : {}), ...(parsed.error ? { error: parsed.error } : {}) };
-}
-
-async function readiness(url: string): Promise<{ status: number; store: string }> {
-  const res = await request(`${url}/readyz`, { dispatcher: agent });
-  const body = (await res.body.json()) as { checks: { store: string } };
-  return { status: res.statusCode, store: body.checks.store };
-}
+const { post, readiness } = webhookClient({ dispatcher: agent, secret: SECRET });
 
 const sizeOf = (path: string) => {
   try {
@@ -172,7 +155,7 @@ describe.each(modes)('the SQLite store runs out of room ($name)', (mode) => {
     const names = Object.keys(SAMPLES);
     const acknowledged = new Set<string>();
     const refused: Array<{ id: string; body: string }> = [];
-    const refusals: Answer[] = [];
+    const refusals: WebhookAnswer[] = [];
     const unexpected: string[] = [];
     let firstAckAfterRoom: number | undefined;
     let roomBackAt: number | undefined;
@@ -190,13 +173,11 @@ describe.each(modes)('the SQLite store runs out of room ($name)', (mode) => {
         const id = `${idPrefix}-${String(sequence).padStart(6, '0')}`;
         const body = JSON.stringify(sampleWithId(names[sequence % names.length]!, id));
         sequence += 1;
-        let answer: Answer;
-        try {
-          answer = await post(relay!.url, body);
-        } catch (error) {
+        const answer = await post(relay!.url, body);
+        if (answer.status === 0) {
           // A post already under way when the relay was stopped for its restart: Capillary retries it.
           if (restarting) unanswered.push({ id, body });
-          else unexpected.push(`${id}: ${(error as Error).message}`);
+          else unexpected.push(`${id}: ${answer.error}`);
           // A relay that is gone refuses at once: never spin on it.
           await new Promise((resolve) => setTimeout(resolve, 50));
           continue;

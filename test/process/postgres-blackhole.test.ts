@@ -1,4 +1,4 @@
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aepEnv, xdmMessageValidator } from '../helpers/aep-relay.js';
 import { startFakeDcs, startFakeIms, type DcsRequestRecord, type FakeDcs, type FakeIms } from '../helpers/fake-adobe.js';
@@ -7,6 +7,7 @@ import { ensureBuilt, startRelay, type RelayProcess } from '../helpers/relay-pro
 import { SAMPLES, sampleWithId } from '../helpers/samples.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { webhookClient, type WebhookAnswer } from '../helpers/webhook-client.js';
 
 /**
  * Issue 11: the network to PostgreSQL turns into a blackhole. A TCP proxy between the relay and
@@ -46,35 +47,7 @@ afterAll(async () => {
   await ims?.close();
 });
 
-type Answer = { status: number; ms: number; retryAfter?: string; error?: string };
-
-async function post(url: string, body: string): Promise<Answer> {
-  const started = performance.now();
-  try {
-    const res = await request(`${url}/webhooks/capillary`, {
-      method: 'POST',
-      dispatcher: agent,
-      headers: { authorization: SECRET, 'content-type': 'application/json' },
-      body,
-    });
-    const parsed = JSON.parse(await res.body.text()) as { error?: string };
-    const retryAfter = res.headers['retry-after'];
-    return {
-      status: res.statusCode,
-      ms: performance.now() - started,
-      ...(typeof retryAfter === 'string' ? { retryAfter } : {}),
-      ...(parsed.error ? { error: parsed.error } : {}),
-    };
-  } catch (error) {
-    return { status: 0, ms: performance.now() - started, error: String(error) };
-  }
-}
-
-async function readiness(url: string): Promise<{ status: number; store: string }> {
-  const res = await request(`${url}/readyz`, { dispatcher: agent });
-  const body = (await res.body.json()) as { checks: { store: string } };
-  return { status: res.statusCode, store: body.checks.store };
-}
+const { post, readiness } = webhookClient({ dispatcher: agent, secret: SECRET });
 
 describe('PostgreSQL behind a network blackhole', () => {
   it('fails commits within a bounded time, answers 503, recovers when forwarding resumes, and loses nothing acknowledged', async () => {
@@ -104,7 +77,7 @@ describe('PostgreSQL behind a network blackhole', () => {
     const names = Object.keys(SAMPLES);
     const acknowledged = new Set<string>();
     const refused: Array<{ id: string; body: string }> = [];
-    const refusals: Answer[] = [];
+    const refusals: WebhookAnswer[] = [];
     const unexpected: string[] = [];
     let phase: 'before' | 'blackhole' | 'after' = 'before';
     let firstRefusalAt: number | undefined;

@@ -8,6 +8,7 @@ import { createDatabase, startPostgresServer, type PostgresServer } from '../hel
 import { ensureBuilt, startRelay, type RelayProcess } from '../helpers/relay-process.js';
 import { SAMPLES, sampleWithId } from '../helpers/samples.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { webhookClient, type WebhookAnswer } from '../helpers/webhook-client.js';
 
 /**
  * Issue 5: PostgreSQL restarts under a live relay process. While it is down the webhook answers 503
@@ -45,33 +46,7 @@ afterAll(async () => {
   await server?.destroy();
 });
 
-type Answer = { status: number; retryAfter?: string; outcome?: string; error?: string };
-
-async function post(url: string, body: string): Promise<Answer> {
-  try {
-    const res = await request(`${url}/webhooks/capillary`, {
-      method: 'POST',
-      dispatcher: senderAgent,
-      headers: { authorization: SECRET, 'content-type': 'application/json' },
-      body,
-    });
-    const parsed = JSON.parse(await res.body.text()) as { status?: string; error?: string };
-    const retryAfter = res.headers['retry-after'];
-    return {
-      status: res.statusCode,
-      ...(typeof retryAfter === 'string' ? { retryAfter } : {}),
-      ...(res.statusCode === 202 ? { outcome: parsed.status } : { error: parsed.error }),
-    };
-  } catch (error) {
-    return { status: 0, error: String(error) };
-  }
-}
-
-async function readiness(url: string): Promise<{ status: number; store: string }> {
-  const res = await request(`${url}/readyz`, { dispatcher: senderAgent });
-  const body = (await res.body.json()) as { checks: { store: string } };
-  return { status: res.statusCode, store: body.checks.store };
-}
+const { post, readiness } = webhookClient({ dispatcher: senderAgent, secret: SECRET });
 
 async function scrape(opsUrl: string, name: string): Promise<number | undefined> {
   const res = await request(`${opsUrl}/metrics`, { dispatcher: senderAgent });
@@ -103,7 +78,7 @@ describe('PostgreSQL restarts under a running relay', () => {
     const acknowledged = new Set<string>();
     const bodies = new Map<string, unknown>();
     const refused: Array<{ id: string; body: string }> = [];
-    const refusals: Answer[] = [];
+    const refusals: WebhookAnswer[] = [];
     const unexpected: string[] = [];
     let phase: 'before' | 'down' | 'after' = 'before';
     let ackedAfter = 0;

@@ -1,5 +1,5 @@
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../support/postgres-server.js';
 import { sendHeadersOnly } from '../helpers/raw-http.js';
 import { startRelay, type RelayProcess } from '../helpers/relay-process.js';
 import { sampleWithId } from '../helpers/samples.js';
@@ -153,14 +153,3 @@ describe('client addresses: only what TRUST_PROXY vouches for', () => {
   });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
