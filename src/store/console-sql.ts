@@ -1,4 +1,5 @@
 import { ATTEMPTS_KEPT_PER_MESSAGE, decodeCursor, type DeadLetterFilter, type EventSearch } from './console-types.js';
+import type { EventState } from './types.js';
 
 /**
  * The console's queries (issue 14), written once for both stores: the SQL is the same in SQLite and
@@ -34,8 +35,34 @@ export interface SearchRow {
 }
 
 /**
+ * Each state as plain EXISTS / NOT EXISTS conditions at the top of the WHERE clause (the same rule as
+ * EVENT_STATE_SQL): PostgreSQL turns those into semi- and anti-joins that stop at the page's LIMIT.
+ * The CASE itself in a WHERE clause is not: PostgreSQL evaluates its EXISTS as hashed subplans, a hash
+ * of every delivered message built per query (seconds at a million events, bench:console).
+ */
+const stateWhere: Record<Exclude<EventState, 'unmapped' | 'held'>, string> = {
+  pending: 'TRUE', // the events come from RARE_STATE_EVENTS
+  dead: `NOT EXISTS (${messagesIn("'pending', 'in_flight'")})`,
+  delivered: `EXISTS (${messagesIn("'delivered'")}) AND NOT EXISTS (${messagesIn("'pending', 'in_flight', 'dead'")})`,
+  no_output: `NOT EXISTS (${messagesIn("'pending', 'in_flight', 'dead', 'delivered'")})`,
+};
+
+/**
+ * Rare states start from their few messages (partial indexes messages_pending_event and
+ * messages_dead_event) and look their events up by key: bounded by the dead letters or the queue,
+ * not the events. Walking events newest first instead reads every event when the matches are old
+ * (PostgreSQL's parallel walk did, 2 s at a million events); DISTINCT keeps this a separate step.
+ */
+const RARE_STATE_EVENTS: Partial<Record<EventState, string>> = {
+  pending: `(SELECT DISTINCT event_id FROM messages WHERE state IN ('pending', 'in_flight')) s JOIN events e ON e.event_id = s.event_id`,
+  dead: `(SELECT DISTINCT event_id FROM messages WHERE state = 'dead') s JOIN events e ON e.event_id = s.event_id`,
+};
+
+/**
  * Newest first, keyset-paged on (received_at, event_id). Rare states (pending, dead, unmapped) are
- * found from their own partial indexes; common ones by walking events newest first.
+ * found from their own partial indexes; common ones by walking events newest first. The state is
+ * derived for the page's rows only, after the LIMIT (in the select list over all candidate rows,
+ * PostgreSQL would plan its EXISTS as hashed subplans over every message, as above).
  */
 export function searchEventsSql(search: EventSearch, params: Params): string | undefined {
   const where: string[] = [];
@@ -51,27 +78,16 @@ export function searchEventsSql(search: EventSearch, params: Params): string | u
     if (!cursor) return undefined;
     where.push(`(e.received_at, e.event_id) < (${params.add(cursor.receivedAt)}, ${params.add(cursor.eventId)})`);
   }
-  switch (search.state) {
-    case undefined:
-      break;
-    case 'unmapped':
-      where.push(`e.mapping_status = 'unmapped'`);
-      break;
-    case 'held':
-      where.push(`e.mapping_status = 'held'`);
-      break;
-    case 'pending':
-      where.push(`e.event_id IN (SELECT event_id FROM messages WHERE state IN ('pending', 'in_flight'))`);
-      break;
-    case 'dead':
-      where.push(`e.event_id IN (SELECT event_id FROM messages WHERE state = 'dead') AND NOT EXISTS (${messagesIn("'pending', 'in_flight'")})`);
-      break;
-    default:
-      where.push(`e.mapping_status NOT IN ('unmapped', 'held') AND (${EVENT_STATE_SQL}) = ${params.add(search.state)}`);
+  if (search.state === 'unmapped' || search.state === 'held') {
+    where.push(`e.mapping_status = '${search.state}'`);
+  } else if (search.state !== undefined) {
+    where.push(`e.mapping_status NOT IN ('unmapped', 'held') AND ${stateWhere[search.state]}`);
   }
-  return `SELECT e.event_id, e.event_name, e.customer_id, e.route, e.received_at, ${EVENT_STATE_SQL} AS state
-    FROM events e ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+  const page = `SELECT e.event_id, e.event_name, e.customer_id, e.route, e.received_at, e.mapping_status
+    FROM ${(search.state && RARE_STATE_EVENTS[search.state]) ?? 'events e'} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
     ORDER BY e.received_at DESC, e.event_id DESC LIMIT ${params.add(search.limit)}`;
+  return `SELECT e.event_id, e.event_name, e.customer_id, e.route, e.received_at, ${EVENT_STATE_SQL} AS state
+    FROM (${page}) e ORDER BY e.received_at DESC, e.event_id DESC`;
 }
 
 function deadWhere(filter: DeadLetterFilter, params: Params): string {

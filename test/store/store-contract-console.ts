@@ -129,6 +129,23 @@ export function describeStoreConsole(name: string, harness: StoreHarness): void 
       expect(await ids('unmapped')).toEqual([unmappedEvent.eventId]);
     });
 
+    it('derives a state filter from all of an event\'s messages, as its own state: delivered and dead is dead; none is no_output', async () => {
+      const mixed = capillaryEvent({ receivedAt: T0 });
+      await store.acceptEvent({ event: mixed, payload: '{}', mapping: mapped(outbound(`${mixed.eventId}-a`), outbound(`${mixed.eventId}-b`)) });
+      const nothing = await accept({ receivedAt: T0 + 1 }, mapped());
+      const claimed = await store.claimDue({ owner: 'w', now: T0 + 5, leaseMs: 30_000, limit: 10 });
+      expect(claimed).toHaveLength(2);
+      await store.settle('w', [
+        { id: claimed[0]!.id, outcome: 'delivered' },
+        { id: claimed[1]!.id, outcome: 'dead', reason: 'invalid_xdm', error: '400' },
+      ], T0 + 5);
+      const search = async (state: 'delivered' | 'dead' | 'no_output') => (await store.searchEvents({ state, limit: 10 })).items.map((e) => [e.eventId, e.state]);
+      expect(await search('dead')).toEqual([[mixed.eventId, 'dead']]);
+      expect(await search('delivered')).toEqual([]);
+      expect(await search('no_output')).toEqual([[nothing.eventId, 'no_output']]);
+      expect((await store.getEvent(mixed.eventId))?.state).toBe('dead');
+    });
+
     it('groups dead letters by reason, filters them by reason and time, and counts what a filter covers', async () => {
       const events = [];
       for (let i = 0; i < 4; i += 1) events.push(await accept());
