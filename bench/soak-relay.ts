@@ -77,8 +77,11 @@ export async function startSoakRelay(env: Record<string, string>): Promise<SoakR
     processes,
     async killAndRestart() {
       recordEnd('kill -9');
-      const exited = new Promise<void>((resolve) => current.child.once('exit', () => resolve()));
-      current.child.kill('SIGKILL');
+      const child = current.child;
+      // A relay that died by itself has already exited: waiting for its 'exit' would wait for ever.
+      const gone = child.exitCode !== null || child.signalCode !== null;
+      const exited = gone ? Promise.resolve() : new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGKILL');
       await exited;
       await launch();
     },
