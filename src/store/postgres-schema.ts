@@ -179,6 +179,9 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      END IF;
    END
    $fn$;`,
+  // 6: prune walks delivered history oldest first, a chunk at a time (issue 12): without this index
+  // each chunk scanned the whole messages table. (Events walk events_received_id.)
+  `CREATE INDEX messages_prunable ON messages (accepted_at, id) WHERE state IN ('delivered', 'skipped');`,
 ];
 
 /**

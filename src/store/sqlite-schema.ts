@@ -70,4 +70,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `ALTER TABLE messages ADD COLUMN route TEXT NOT NULL DEFAULT 'default';
    CREATE INDEX messages_route_due ON messages (route, next_attempt_at, id) WHERE state IN ('pending', 'in_flight');
    CREATE INDEX events_held ON events (event_id) WHERE mapping_status = 'held';`,
+  // 5: prune walks delivered history oldest first, a chunk at a time (issue 12): without this index
+  // each chunk scanned the whole messages table. (Events walk events_received_id.)
+  `CREATE INDEX messages_prunable ON messages (accepted_at, id) WHERE state IN ('delivered', 'skipped');`,
 ];
