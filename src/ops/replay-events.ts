@@ -35,9 +35,11 @@ function parsedOr(payload: string): unknown {
 /**
  * Events re-mapped per chunk (issue 12). A chunk's writes leave in one event-loop turn, so the SQLite
  * store commits them in one transaction (one fsync, not one per event), and mapping a chunk holds
- * the event loop for a few milliseconds before webhooks get their turn again.
+ * the event loop for a few milliseconds before webhooks get their turn again. Measured with
+ * `npm run bench:replay-stall` (10,000 events, webhooks at 200/s): 20, 50 and 200 per chunk gave a
+ * webhook p99 of 22-32, 26-36 and 50-250 ms; 50 keeps the stall near 20 with fewer fsyncs than 20.
  */
-export const REPLAY_CHUNK_EVENTS = 200;
+export const REPLAY_CHUNK_EVENTS = 50;
 
 export interface ReplayResult {
   examined: number;
