@@ -37,16 +37,20 @@ const DEAD_CHUNK = `SELECT id FROM messages WHERE state = 'dead' AND id > $1 ORD
 
 type ChunkRow = { seen: string; deleted: string; last_at: string | null; last_key: string | null };
 
-/** Prunes in chunks on one connection (the caller holds the retention lock on it). */
-export async function pruneInChunks(client: PoolClient, olderThan: number): Promise<{ events: number; messages: number }> {
+/**
+ * Prunes in chunks on one connection (the caller holds the retention lock on it); `stopped()` ends it
+ * between chunks (the store is closing: the next prune carries on).
+ */
+export async function pruneInChunks(client: PoolClient, olderThan: number, stopped: () => boolean): Promise<{ events: number; messages: number }> {
   const chunks = async (text: string, start: [number, string]) => {
     let deleted = 0;
-    for (let cursor = start; ; ) {
+    for (let cursor = start; !stopped(); ) {
       const row = (await client.query<ChunkRow>(text, [olderThan, cursor[0], cursor[1], PRUNE_CHUNK_ROWS])).rows[0]!;
       deleted += Number(row.deleted);
       if (Number(row.seen) < PRUNE_CHUNK_ROWS || row.last_at === null) return deleted;
       cursor = [Number(row.last_at), row.last_key!];
     }
+    return deleted;
   };
   const messages = await chunks(PRUNE_MESSAGES_CHUNK, [-1, '0']);
   const events = await chunks(PRUNE_EVENTS_CHUNK, [-1, '']);

@@ -345,7 +345,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
           const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS locked', [PRUNE_LOCK_KEY]);
           if (!rows[0]?.locked) return { events: 0, messages: 0 };
           try {
-            return await pruneInChunks(client, olderThan);
+            return await pruneInChunks(client, olderThan, () => closed);
           } finally {
             await client.query('SELECT pg_advisory_unlock($1::bigint)', [PRUNE_LOCK_KEY]);
           }
