@@ -98,13 +98,13 @@ export type DeadLetterReplayJobRequest = Static<typeof DeadLetterReplayJobReques
 export const Job = Type.Object(
   {
     jobId: Type.String(),
-    kind: Type.String(),
+    kind: Type.String({ description: '"dead_letter_replay" or "event_replay"' }),
     state: Type.Union(['running', 'done', 'failed', 'cancelled'].map((s) => Type.Literal(s))),
-    done: Type.Integer({ description: 'work done so far' }),
+    done: Type.Integer({ description: 'work done so far (dead letters or events examined)' }),
     total: Nullable(Type.Integer({ description: 'work in all, when known up front' })),
     startedAt: Type.Integer(),
     finishedAt: Nullable(Type.Integer()),
-    result: Type.Unknown(),
+    result: Type.Unknown({ description: 'once done: what the job produced (an EventReplayResult for an event replay); null before' }),
     error: Nullable(Type.String()),
   },
   { $id: 'Job', additionalProperties: false },

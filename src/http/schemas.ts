@@ -111,8 +111,11 @@ export const EventReplayRequest = Type.Object(
     state: Type.Optional(Type.Union([Type.Literal('unmapped'), Type.Literal('mapped'), Type.Literal('held')], { description: 'replay events in this mapping state; held: release events held for a wrong org, once the routes file lists it' })),
     eventIds: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: 10_000 })),
     route: Type.Optional(Type.String({ minLength: 1, description: 'only events received by this route' })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 })),
+    limit: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'events to examine: default 1000, at most 10,000 unless `background`; a background job defaults to every match' }),
+    ),
     after: Type.Optional(Type.String({ description: 'keyset paging: continue after this event id' })),
+    background: Type.Optional(Type.Boolean({ description: 'run as a background job: 202 with the job, to poll at /admin/jobs/{jobId}' })),
   },
   { $id: 'EventReplayRequest', additionalProperties: false },
 );

@@ -13,8 +13,15 @@ import {
   StoredEventBody,
 } from '../http/schemas.js';
 import { createHeaderAuthenticator } from '../ingest/authenticate.js';
+import { Job } from '../http/console-schemas.js';
 import consoleApi from './console-api.js';
+import { createJobs } from './jobs.js';
 import { replayEvents } from './replay-events.js';
+
+/** The most events one synchronous replay examines (the 200 answer); more runs as a background job. */
+const SYNC_REPLAY_MAX_EVENTS = 10_000;
+/** A background replay with no `limit` examines every event that matches, up to this. */
+const BACKGROUND_REPLAY_MAX_EVENTS = 1_000_000;
 
 /** Room for a replay list of 10,000 ids; every other route keeps the small default. */
 const ADMIN_BODY_LIMIT_BYTES = 1_048_576;
@@ -35,7 +42,12 @@ export default async function adminRoutes(app: FastifyInstance, opts: { config: 
     return undefined;
   });
 
-  await app.register(consoleApi, { config: opts.config, now });
+  // One job runner for the whole admin API (event replays here, dead-letter replays in the console's).
+  const jobs = createJobs(now);
+  // Jobs stop before the store closes (onClose hooks run in reverse order of registration).
+  app.addHook('onClose', async () => jobs.stop());
+
+  await app.register(consoleApi, { config: opts.config, now, jobs });
 
   app.get<{ Params: { eventId: string } }>(
     '/admin/events/:eventId',
@@ -96,18 +108,30 @@ export default async function adminRoutes(app: FastifyInstance, opts: { config: 
 
   app.post<{ Body: EventReplayRequest }>(
     '/admin/events/replay',
-    { bodyLimit: ADMIN_BODY_LIMIT_BYTES, schema: { body: EventReplayRequest, response: { 200: EventReplayResult, ...errors } } },
+    { bodyLimit: ADMIN_BODY_LIMIT_BYTES, schema: { body: EventReplayRequest, response: { 200: EventReplayResult, 202: Job, ...errors } } },
     async (request, reply) => {
-      const { state, eventIds, route, limit = 1000, after } = request.body;
+      const { state, eventIds, route, after, background = false } = request.body;
       if (!state && !eventIds) return sendError(reply, 400, 'invalid_request', 'Give "state" (e.g. "unmapped") or "eventIds"');
-      const result = await replayEvents({
-        store: app.store,
-        routeOf: (id) => app.routes.byId(id)?.output,
-        now: now(),
-        filter: { limit, ...(state ? { mappingStatus: state } : {}), ...(route ? { route } : {}), ...(eventIds ? { eventIds } : {}), ...(after ? { afterEventId: after } : {}) },
+      const limit = request.body.limit ?? (background ? BACKGROUND_REPLAY_MAX_EVENTS : 1000);
+      if (!background && limit > SYNC_REPLAY_MAX_EVENTS) {
+        return sendError(reply, 400, 'invalid_request', `"limit" above ${SYNC_REPLAY_MAX_EVENTS} needs "background": true`);
+      }
+      const filter = { limit, ...(state ? { mappingStatus: state } : {}), ...(route ? { route } : {}), ...(eventIds ? { eventIds } : {}), ...(after ? { afterEventId: after } : {}) };
+      const replay = (onChunk?: (examined: number) => void, signal?: AbortSignal) =>
+        replayEvents({ store: app.store, routeOf: (id) => app.routes.byId(id)?.output, now: now(), filter, ...(onChunk ? { onChunk } : {}), ...(signal ? { signal } : {}) });
+      if (!background) {
+        const result = await replay();
+        request.log.info(result, 'events replayed');
+        return result;
+      }
+      const log = request.log;
+      const job = jobs.start('event_replay', eventIds ? eventIds.length : null, async (progress, signal) => {
+        const result = await replay(progress, signal);
+        log.info({ ...result, jobId: job.jobId }, 'background event replay done');
+        return result;
       });
-      request.log.info(result, 'events replayed');
-      return result;
+      request.log.info({ jobId: job.jobId }, 'background event replay started');
+      return reply.code(202).send(job);
     },
   );
 }

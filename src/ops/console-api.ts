@@ -15,7 +15,7 @@ import {
 } from '../http/console-schemas.js';
 import { DeadLetterPage, ErrorBody } from '../http/schemas.js';
 import type { DeadLetterFilter } from '../store/console-types.js';
-import { createJobs } from './jobs.js';
+import type { Jobs } from './jobs.js';
 import { previewStored } from './replay-events.js';
 
 /** Dead letters re-queued per store call by a replay job: each chunk is one short transaction. */
@@ -35,12 +35,9 @@ const filterOf = (f: { reason?: string | undefined; route?: string | undefined; 
  * The admin API behind the operator console (issue 14). Registered inside adminRoutes, so the
  * same bearer check guards it. Background jobs live in this process (src/ops/jobs.ts).
  */
-export default async function consoleApi(app: FastifyInstance, opts: { config: Config; now: () => number }) {
-  const { now } = opts;
+export default async function consoleApi(app: FastifyInstance, opts: { config: Config; now: () => number; jobs: Jobs }) {
+  const { now, jobs } = opts;
   const errors = { '4xx': ErrorBody, '5xx': ErrorBody };
-  const jobs = createJobs(now);
-  // Jobs stop before the store closes (onClose hooks run in reverse order of registration).
-  app.addHook('onClose', async () => jobs.stop());
 
   app.get<{ Querystring: EventSearchQuery }>('/admin/events', { schema: { querystring: EventSearchQuery, response: { 200: EventSearchPage, ...errors } } }, async (request) => {
     const { q, name, state, route, from, to, limit, before } = request.query;

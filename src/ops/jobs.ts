@@ -24,6 +24,8 @@ const KEPT_JOBS = 100;
  * progress; a restart forgets them (the work already committed stands, and a replay is safe to rerun).
  * `stop()` aborts what still runs (on close, before the store closes).
  */
+export type Jobs = ReturnType<typeof createJobs>;
+
 export function createJobs(now: () => number = Date.now) {
   const jobs = new Map<string, { view: JobView; abort: AbortController }>();
   return {

@@ -130,10 +130,6 @@ export const TRIM_ATTEMPTS = `DELETE FROM delivery_attempts WHERE message_id = {
   SELECT id FROM delivery_attempts WHERE message_id = {2} ORDER BY id DESC LIMIT 1 OFFSET ${ATTEMPTS_KEPT_PER_MESSAGE})`;
 
 /** Attempts of the events prune is about to delete (same condition as the events prune). */
-export const PRUNE_ATTEMPTS = `DELETE FROM delivery_attempts WHERE event_id IN (
-  SELECT event_id FROM events e WHERE e.received_at < {1} AND e.mapping_status <> 'unmapped'
-    AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.event_id = e.event_id))`;
-
 /** `{n}` placeholders as each backend writes them (SQLite: plain `?`, bound in order of appearance). */
 export function placeholders(sql: string, style: 'sqlite' | 'postgres'): string {
   return sql.replace(/\{(\d)\}/g, (_, n: string) => (style === 'sqlite' ? '?' : `$${n}`));

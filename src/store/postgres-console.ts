@@ -8,7 +8,6 @@ import {
   deliveredPerMinuteSql,
   Params,
   placeholders,
-  PRUNE_ATTEMPTS,
   searchEventsSql,
   type AttemptRow,
   type SearchRow,
@@ -50,10 +49,6 @@ export async function recordAttemptsPostgres(client: PoolClient, settlements: Se
 }
 
 /** Inside the prune transaction, after messages and before events: the pruned events' attempts. */
-export async function pruneAttemptsPostgres(client: PoolClient, olderThan: number, wrap: (sql: string) => string = (s) => s): Promise<number> {
-  return (await client.query(wrap(placeholders(PRUNE_ATTEMPTS, 'postgres')), [olderThan])).rowCount ?? 0;
-}
-
 /** The console's queries on PostgreSQL; `run` maps failures to StoreUnavailableError as the store does. */
 export function createPostgresConsole(pool: Pool, run: <T>(fn: () => Promise<T>) => Promise<T>): ConsoleQueries {
   const all = async <T extends object>(build: (params: Params) => string): Promise<T[]> => {

@@ -184,6 +184,9 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   // the few pending ones rather than by reading each event's messages.
   `CREATE INDEX messages_dead_event ON messages (event_id) WHERE state = 'dead';
    CREATE INDEX messages_pending_event ON messages (event_id) WHERE state IN ('pending', 'in_flight');`,
+  // 7: prune walks delivered history oldest first, a chunk at a time (issue 12): without this index
+  // each chunk scanned the whole messages table. (Events walk events_received_id.)
+  `CREATE INDEX messages_prunable ON messages (accepted_at, id) WHERE state IN ('delivered', 'skipped');`,
 ];
 
 /**

@@ -70,11 +70,8 @@ export const SQL = {
   nextDue: `SELECT min(next_attempt_at) AS at FROM messages WHERE state IN ('pending', 'in_flight') AND ($1::text IS NULL OR route = $1)`,
   deadLetters: `SELECT * FROM messages WHERE state = 'dead' AND id > $1 AND ($3::text IS NULL OR route = $3) ORDER BY id LIMIT $2`,
   // A dead profile record superseded since it died is skipped rather than replayed (as at retry time).
-  skipSupersededDeadAll: `UPDATE messages m SET state = 'skipped', dead_reason = 'superseded_by_newer_profile', settled_at = $1
-                          WHERE m.state = 'dead' AND ${SUPERSEDED}`,
   skipSupersededDead: `UPDATE messages m SET state = 'skipped', dead_reason = 'superseded_by_newer_profile', settled_at = $1
                        WHERE m.state = 'dead' AND m.id = ANY($2::bigint[]) AND ${SUPERSEDED}`,
-  replayAllDead: `UPDATE messages SET state = 'pending', attempts = 0, next_attempt_at = $1, dead_reason = NULL, settled_at = NULL WHERE state = 'dead'`,
   replayDead: `UPDATE messages SET state = 'pending', attempts = 0, next_attempt_at = $1, dead_reason = NULL, settled_at = NULL
                WHERE state = 'dead' AND id = ANY($2::bigint[])`,
   eventsByStatus: `SELECT * FROM events WHERE mapping_status = $1 AND event_id > $2 AND ($4::text IS NULL OR coalesce(route, 'default') = $4) ORDER BY event_id LIMIT $3`,
@@ -83,10 +80,6 @@ export const SQL = {
   queueStats: `SELECT (SELECT count(*) FROM messages WHERE state IN ('pending', 'in_flight')) AS pending,
                       (SELECT min(accepted_at) FROM messages WHERE state IN ('pending', 'in_flight')) AS oldest,
                       (SELECT count(*) FROM messages WHERE state = 'dead') AS dead`,
-  pruneMessages: `DELETE FROM messages m WHERE state IN ('delivered', 'skipped') AND accepted_at < $1
-                    AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.event_id = m.event_id AND o.state IN ('pending', 'in_flight', 'dead'))`,
-  pruneEvents: `DELETE FROM events e WHERE received_at < $1 AND mapping_status NOT IN ('unmapped', 'held')
-                  AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.event_id = e.event_id)`,
 } as const;
 
 /** Inserts an event's messages; returns how many profile records were skipped as superseded. */

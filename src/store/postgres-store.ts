@@ -6,8 +6,9 @@ import type { Logger } from 'pino';
 import { StoreUnavailableError } from '../errors.js';
 import type { MessageKind } from '../mapping/types.js';
 import { createCommitQueue, type PendingAccept } from './commit-queue.js';
-import { createPostgresConsole, pruneAttemptsPostgres, recordAttemptsPostgres } from './postgres-console.js';
+import { createPostgresConsole, recordAttemptsPostgres } from './postgres-console.js';
 import { createListener, WORK_CHANNEL } from './postgres-listener.js';
+import { pruneInChunks, replayDeadChunk } from './postgres-long-jobs.js';
 import { migratePostgres } from './postgres-schema.js';
 import { acceptEventsParams, insertMessages, settleAll, SQL, type ClaimRow } from './postgres-sql.js';
 import { cleanMapping, cleanNewEvent, cleanSettlements, withoutNul } from './text.js';
@@ -43,7 +44,6 @@ export interface PostgresStoreOptions {
 /** Events per group-commit transaction; a larger burst is committed in several. */
 const MAX_GROUP = 500;
 const CHECK_TIMEOUT_MS = 2_000;
-const PRUNE_TIMEOUT_MS = 600_000;
 /** Advisory lock key for retention (see MIGRATION_LOCK_KEY in postgres-schema.ts for migrations). */
 const PRUNE_LOCK_KEY = '7262117002';
 
@@ -255,11 +255,25 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
 
     replayDeadLetters(ids, now) {
       return run(async () => {
+        if (ids === 'all') {
+          // A chunk per transaction: no statement holds every dead row locked at once (issue 12).
+          let changes = 0;
+          for (let after = 0; !closed; ) {
+            const chunk = await tx(async (client) => {
+              const done = await replayDeadChunk(client, after, now);
+              if (done.replayed > 0) await notifyOthers(client);
+              return done;
+            });
+            changes += chunk.replayed;
+            if (chunk.replayed > 0) emitWork();
+            if (chunk.last === undefined) break;
+            after = chunk.last;
+          }
+          return changes;
+        }
         const changes = await tx(async (client) => {
-          if (ids === 'all') await client.query(SQL.skipSupersededDeadAll, [now]);
-          else await client.query(SQL.skipSupersededDead, [now, ids]);
-          const result = ids === 'all' ? await client.query(SQL.replayAllDead, [now]) : await client.query(SQL.replayDead, [now, ids]);
-          const n = result.rowCount ?? 0;
+          await client.query(SQL.skipSupersededDead, [now, ids]);
+          const n = (await client.query(SQL.replayDead, [now, ids])).rowCount ?? 0;
           if (n > 0) await notifyOthers(client);
           return n;
         });
@@ -324,17 +338,17 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
 
     prune(olderThan) {
       return run(() =>
-        tx(async (client) => {
+        withClient(async (client) => {
           // Every replica runs retention: one prunes at a time, the others find the lock taken and skip.
-          const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1::bigint) AS locked', [PRUNE_LOCK_KEY]);
+          // A session lock, held across the chunks (each its own short transaction, within the
+          // hot path's statement timeout); released below, or by PostgreSQL if the connection drops.
+          const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS locked', [PRUNE_LOCK_KEY]);
           if (!rows[0]?.locked) return { events: 0, messages: 0 };
-          // An hour of history can take longer than the timeouts meant for the hot path.
-          await client.query(`SET LOCAL statement_timeout = ${PRUNE_TIMEOUT_MS}`);
-          const long = (text: string) => ({ text, values: [olderThan], query_timeout: PRUNE_TIMEOUT_MS }) as pg.QueryConfig;
-          const messages = (await client.query(long(SQL.pruneMessages))).rowCount ?? 0;
-          await pruneAttemptsPostgres(client, olderThan);
-          const events = (await client.query(long(SQL.pruneEvents))).rowCount ?? 0;
-          return { events, messages };
+          try {
+            return await pruneInChunks(client, olderThan, () => closed);
+          } finally {
+            await client.query('SELECT pg_advisory_unlock($1::bigint)', [PRUNE_LOCK_KEY]);
+          }
         }),
       );
     },

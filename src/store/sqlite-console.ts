@@ -8,7 +8,6 @@ import {
   deliveredPerMinuteSql,
   Params,
   placeholders,
-  PRUNE_ATTEMPTS,
   searchEventsSql,
   TRIM_ATTEMPTS,
   type AttemptRow,
@@ -33,7 +32,6 @@ export function createSqliteConsole(db: Database.Database) {
      SELECT ?, event_id, ?, ?, ?, ?, ?, ?, ? FROM messages WHERE id = ?`,
   );
   const trimAttempts = db.prepare(sql(TRIM_ATTEMPTS));
-  const pruneAttempts = db.prepare(sql(PRUNE_ATTEMPTS));
   const attemptsOfEvent = db.prepare(sql(ATTEMPTS_OF_EVENT));
   /** Statements built per filter shape are few: cache them by text. */
   const cache = new Map<string, Database.Statement>();
@@ -91,10 +89,6 @@ export function createSqliteConsole(db: Database.Database) {
         insertAttempt.run(a.messageId, a.at, a.durationMs, a.status, a.batchSize, a.outcome, a.xactionId, a.error, a.messageId);
         trimAttempts.run(a.messageId, a.messageId);
       }
-    },
-    /** Inside the prune transaction, after messages and before events: the pruned events' attempts. */
-    pruneAttempts(olderThan: number) {
-      return pruneAttempts.run(olderThan).changes;
     },
   };
 }

@@ -13,6 +13,8 @@ import { cleanMapping, cleanNewEvent, cleanSettlements, withoutNul } from './tex
 import { DEFAULT_ROUTE, type AcceptResult, type ClaimedMessage, type Settlement, type Store } from './types.js';
 import { customerIdOfEvent } from './console-rows.js';
 import { createSqliteConsole } from './sqlite-console.js';
+import { createSqliteLongJobs, SUPERSEDED } from './sqlite-long-jobs.js';
+import { createTurnBatch } from './turn-batch.js';
 import { toDeadLetterView, toEventView, toStoredEvent, type EventRow, type MessageRow } from './views.js';
 
 /**
@@ -139,6 +141,13 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       return Promise.reject(new StoreUnavailableError(error));
     }
   };
+  /** `guard` for a job of several chunks (long-jobs), each committed as it goes. */
+  const guardChunks = <T>(job: () => Promise<T>): Promise<T> => {
+    if (closed) return Promise.reject(new StoreUnavailableError(new Error('store closed')));
+    return job().catch((error: unknown) => {
+      throw new StoreUnavailableError(error);
+    });
+  };
 
   /**
    * Claims and settlements skip the fsync even in 'full' mode. Losing one to a power cut is
@@ -170,7 +179,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     (route === undefined ? sql.claim.all(leaseUntil, owner, now, limit) : sql.claimRoute.all(leaseUntil, owner, route, now, limit)) as ClaimRow[],
   );
 
-  const replace = db.transaction((eventId: string, mapping: MappingResult<QueuedMessage>, now: number): boolean => {
+  const replaceOne = (eventId: string, mapping: MappingResult<QueuedMessage>, now: number): boolean => {
     const busy = sql.countInFlight.get(eventId, now) as { n: number };
     if (busy.n > 0) return false;
     sql.deleteUndelivered.run(eventId);
@@ -179,27 +188,28 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     const route = (sql.eventRoute.get(eventId) as { route: string | null } | undefined)?.route ?? DEFAULT_ROUTE;
     insertMessages(eventId, route, mapping, now);
     return true;
+  };
+  // Replays asked for in the same turn (a chunk of an event replay) share one transaction.
+  const replaces = createTurnBatch((items: { eventId: string; mapping: MappingResult<QueuedMessage>; now: number }[]) => {
+    let replaced: boolean[];
+    try {
+      replaced = noteWrite(() => db.transaction(() => items.map((r) => replaceOne(r.eventId, r.mapping, r.now))).immediate());
+    } catch (error) {
+      throw new StoreUnavailableError(error);
+    }
+    if (replaced.some(Boolean)) work.emit('work');
+    return replaced;
   });
 
   // A dead profile record whose member has a newer record queued since would overwrite newer state
   // in AEP if sent now: it is skipped, as at retry time, and not counted as replayed.
-  const replayDead = db.transaction((ids: number[] | 'all', now: number): number => {
-    if (ids === 'all') {
-      sql.skipSupersededDeadAll.run(now);
-      return sql.replayAllDead.run(now).changes;
-    }
-    return ids.reduce((n, id) => {
+  const replayDead = db.transaction((ids: number[], now: number): number =>
+    ids.reduce((n, id) => {
       sql.skipSupersededDead.run(now, id);
       return n + sql.replayDead.run(now, id).changes;
-    }, 0);
-  });
-
-  const pruneTx = db.transaction((olderThan: number) => {
-    const messages = sql.pruneMessages.run(olderThan).changes;
-    consoleSql.pruneAttempts(olderThan);
-    const events = sql.pruneEvents.run(olderThan).changes;
-    return { events, messages };
-  });
+    }, 0),
+  );
+  const longJobs = createSqliteLongJobs(db, () => closed);
 
   const consoleQuery = <K extends keyof typeof consoleSql.queries>(name: K) =>
     ((...args: unknown[]) => guard(() => (consoleSql.queries[name] as (...a: unknown[]) => unknown)(...args))) as unknown as Store[K];
@@ -267,6 +277,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     },
 
     replayDeadLetters(ids, now) {
+      if (ids === 'all') {
+        // Each chunk's messages are due now: the delivery worker hears of them as they commit.
+        return guardChunks(() => longJobs.replayAllDead(now, () => work.emit('work')));
+      }
       return guard(() => {
         const changes = replayDead(ids, now);
         if (changes > 0) work.emit('work');
@@ -297,11 +311,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     },
 
     replaceMessages(eventId, mapping, now) {
-      return guard(() => {
-        const replaced = replace(withoutNul(eventId), cleanMapping(mapping), now);
-        if (replaced) work.emit('work');
-        return replaced;
-      });
+      if (closed) return Promise.reject(new StoreUnavailableError(new Error('store closed')));
+      return replaces.add({ eventId: withoutNul(eventId), mapping: cleanMapping(mapping), now });
     },
 
     queueStats(now) {
@@ -317,7 +328,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     },
 
     prune(olderThan) {
-      return guard(() => pruneTx(olderThan));
+      return guardChunks(() => longJobs.prune(olderThan));
     },
 
     checkWritable() {
@@ -359,6 +370,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     async close() {
       if (closed) return;
       commits.flush();
+      replaces.flush();
       closed = true;
       work.removeAllListeners();
       await checkpointer?.stop();
@@ -386,9 +398,6 @@ function migrate(db: Database.Database): void {
     })();
   }
 }
-
-const SUPERSEDED = `(profile_key IS NOT NULL AND EXISTS (SELECT 1 FROM profile_watermarks w
-  WHERE w.profile_key = messages.profile_key AND w.newest_created_at > messages.source_created_at))`;
 
 function prepareStatements(db: Database.Database) {
   return {
@@ -451,14 +460,8 @@ function prepareStatements(db: Database.Database) {
     getEvent: db.prepare('SELECT * FROM events WHERE event_id = ?'),
     eventMessages: db.prepare('SELECT * FROM messages WHERE event_id = ? ORDER BY id'),
     deadLetters: db.prepare(`SELECT * FROM messages WHERE state = 'dead' AND id > ? ORDER BY id LIMIT ?`),
-    skipSupersededDeadAll: db.prepare(
-      `UPDATE messages SET state = 'skipped', dead_reason = 'superseded_by_newer_profile', settled_at = ? WHERE state = 'dead' AND ${SUPERSEDED}`,
-    ),
     skipSupersededDead: db.prepare(
       `UPDATE messages SET state = 'skipped', dead_reason = 'superseded_by_newer_profile', settled_at = ? WHERE state = 'dead' AND id = ? AND ${SUPERSEDED}`,
-    ),
-    replayAllDead: db.prepare(
-      `UPDATE messages SET state = 'pending', attempts = 0, next_attempt_at = ?, dead_reason = NULL, settled_at = NULL WHERE state = 'dead'`,
     ),
     replayDead: db.prepare(
       `UPDATE messages SET state = 'pending', attempts = 0, next_attempt_at = ?, dead_reason = NULL, settled_at = NULL WHERE state = 'dead' AND id = ?`,
@@ -473,12 +476,5 @@ function prepareStatements(db: Database.Database) {
     ),
     probe: db.prepare('INSERT INTO write_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at'),
     deadCount: db.prepare(`SELECT count(*) AS n FROM messages WHERE state = 'dead'`),
-    pruneMessages: db.prepare(
-      `DELETE FROM messages WHERE state IN ('delivered', 'skipped') AND accepted_at < ?
-         AND event_id NOT IN (SELECT event_id FROM messages WHERE state IN ('pending', 'in_flight', 'dead'))`,
-    ),
-    pruneEvents: db.prepare(
-      `DELETE FROM events WHERE received_at < ? AND mapping_status NOT IN ('unmapped', 'held') AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.event_id = events.event_id)`,
-    ),
   };
 }

@@ -12,6 +12,7 @@ import { capillaryEvent, describeStoreContract, mapped, outbound } from './store
 import { describeStoreDataEdges } from './store-contract-data-edges.js';
 import { describeStoreConsole } from './store-contract-console.js';
 import { describeStoreRoutes } from './store-contract-routes.js';
+import { describeStoreChunks } from './store-contract-chunks.js';
 
 const logger = pino({ level: 'silent' });
 const T0 = 1_750_000_000_000;
@@ -40,6 +41,7 @@ describeStoreContract('PostgreSQL', { open: async () => open(await createTestDat
 describeStoreDataEdges('PostgreSQL', { open: async () => open(await createTestDatabase()) });
 describeStoreConsole('PostgreSQL', { open: async () => open(await createTestDatabase()) });
 describeStoreRoutes('PostgreSQL', { open: async () => open(await createTestDatabase()) });
+describeStoreChunks('PostgreSQL', { open: async () => open(await createTestDatabase()) });
 
 describe('PostgreSQL store: several replicas on one database', () => {
   let url: string;

@@ -7,6 +7,7 @@ import { capillaryEvent, describeStoreContract, mapped, outbound } from './store
 import { describeStoreDataEdges } from './store-contract-data-edges.js';
 import { describeStoreConsole } from './store-contract-console.js';
 import { describeStoreRoutes } from './store-contract-routes.js';
+import { describeStoreChunks } from './store-contract-chunks.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'relay-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -16,6 +17,7 @@ describeStoreContract('SQLite', { open: async () => createSqliteStore({ path: jo
 describeStoreDataEdges('SQLite', { open: async () => createSqliteStore({ path: join(dir, `edges-${++n}.db`), synchronous: 'full' }) });
 describeStoreConsole('SQLite', { open: async () => createSqliteStore({ path: join(dir, `console-${++n}.db`), synchronous: 'full' }) });
 describeStoreRoutes('SQLite', { open: async () => createSqliteStore({ path: join(dir, `routes-${++n}.db`), synchronous: 'full' }) });
+describeStoreChunks('SQLite', { open: async () => createSqliteStore({ path: join(dir, `chunks-${++n}.db`), synchronous: 'full' }) });
 
 describe('SQLite store specifics', () => {
   it('keeps committed events across a reopen of the same file (WAL)', async () => {

@@ -1,0 +1,113 @@
+import type Database from 'better-sqlite3';
+
+/**
+ * Rows one transaction of a long store job touches (issue 12). A chunk of 1,000 deletes or updates
+ * holds the event loop for a few milliseconds; between chunks webhooks and /healthz get their turn.
+ */
+export const STORE_CHUNK_ROWS = 1000;
+
+/** A dead profile record superseded by a newer record for the same member (the watermark's guard). */
+export const SUPERSEDED = `(profile_key IS NOT NULL AND EXISTS (SELECT 1 FROM profile_watermarks w
+  WHERE w.profile_key = messages.profile_key AND w.newest_created_at > messages.source_created_at))`;
+
+export const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Prune and the replay of every dead letter on SQLite, a bounded chunk per transaction with a turn
+ * of the event loop between chunks, instead of one statement over the whole table. Both walk an
+ * index by keyset (messages_prunable, events_received_id, messages_dead), so rows kept for a reason
+ * (a dead sibling, an unmapped event) are passed over once, not rescanned by every chunk.
+ * `stopped()` ends a job between chunks (the store is closing); what is done so far is committed.
+ */
+export function createSqliteLongJobs(db: Database.Database, stopped: () => boolean) {
+  const sql = {
+    prunableMessages: db.prepare(
+      `SELECT id, accepted_at FROM messages WHERE state IN ('delivered', 'skipped') AND accepted_at < ?
+         AND (accepted_at, id) > (?, ?) ORDER BY accepted_at, id LIMIT ?`,
+    ),
+    pruneMessages: db.prepare(
+      `DELETE FROM messages WHERE id IN (SELECT value FROM json_each(?)) AND state IN ('delivered', 'skipped')
+         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.event_id = messages.event_id AND m.state IN ('pending', 'in_flight', 'dead'))`,
+    ),
+    olderEvents: db.prepare(
+      `SELECT event_id, received_at FROM events WHERE received_at < ? AND (received_at, event_id) > (?, ?)
+         ORDER BY received_at, event_id LIMIT ?`,
+    ),
+    prunableEvents: db.prepare(
+      `SELECT event_id FROM events WHERE event_id IN (SELECT value FROM json_each(?)) AND mapping_status NOT IN ('unmapped', 'held')
+         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.event_id = events.event_id)`,
+    ),
+    pruneAttempts: db.prepare('DELETE FROM delivery_attempts WHERE event_id IN (SELECT value FROM json_each(?))'),
+    pruneEvents: db.prepare('DELETE FROM events WHERE event_id IN (SELECT value FROM json_each(?))'),
+    deadAfter: db.prepare(`SELECT id FROM messages WHERE state = 'dead' AND id > ? ORDER BY id LIMIT ?`),
+    skipSupersededDead: db.prepare(
+      `UPDATE messages SET state = 'skipped', dead_reason = 'superseded_by_newer_profile', settled_at = ?
+         WHERE state = 'dead' AND id IN (SELECT value FROM json_each(?)) AND ${SUPERSEDED}`,
+    ),
+    replayDead: db.prepare(
+      `UPDATE messages SET state = 'pending', attempts = 0, next_attempt_at = ?, dead_reason = NULL, settled_at = NULL
+         WHERE state = 'dead' AND id IN (SELECT value FROM json_each(?))`,
+    ),
+  };
+
+  const pruneMessagesChunk = db.transaction((olderThan: number, afterAt: number, afterId: number) => {
+    const seen = sql.prunableMessages.all(olderThan, afterAt, afterId, STORE_CHUNK_ROWS) as { id: number; accepted_at: number }[];
+    const deleted = seen.length === 0 ? 0 : sql.pruneMessages.run(JSON.stringify(seen.map((r) => r.id))).changes;
+    return { seen, deleted };
+  });
+
+  const pruneEventsChunk = db.transaction((olderThan: number, afterAt: number, afterId: string) => {
+    const seen = sql.olderEvents.all(olderThan, afterAt, afterId, STORE_CHUNK_ROWS) as { event_id: string; received_at: number }[];
+    if (seen.length === 0) return { seen, deleted: 0 };
+    const gone = JSON.stringify((sql.prunableEvents.all(JSON.stringify(seen.map((r) => r.event_id))) as { event_id: string }[]).map((r) => r.event_id));
+    sql.pruneAttempts.run(gone);
+    return { seen, deleted: sql.pruneEvents.run(gone).changes };
+  });
+
+  // A dead profile record whose member has a newer record queued since would overwrite newer state
+  // in AEP if sent now: it is skipped, as at retry time, and not counted as replayed.
+  const replayDeadChunk = db.transaction((afterId: number, now: number) => {
+    const ids = (sql.deadAfter.all(afterId, STORE_CHUNK_ROWS) as { id: number }[]).map((r) => r.id);
+    if (ids.length === 0) return { last: undefined, replayed: 0 };
+    const json = JSON.stringify(ids);
+    sql.skipSupersededDead.run(now, json);
+    return { last: ids[ids.length - 1], replayed: sql.replayDead.run(now, json).changes };
+  });
+
+  // Each chunk reads and then writes: BEGIN IMMEDIATE takes the write lock first, so a checkpoint
+  // between the read and the write cannot fail the chunk with SQLITE_BUSY (a stale read snapshot).
+  return {
+    async prune(olderThan: number) {
+      let messages = 0;
+      for (let at = -1, id = 0; !stopped(); await yieldToEventLoop()) {
+        const { seen, deleted } = pruneMessagesChunk.immediate(olderThan, at, id);
+        messages += deleted;
+        const last = seen[seen.length - 1];
+        if (!last || seen.length < STORE_CHUNK_ROWS) break;
+        [at, id] = [last.accepted_at, last.id];
+      }
+      let events = 0;
+      for (let at = -1, id = ''; !stopped(); await yieldToEventLoop()) {
+        const { seen, deleted } = pruneEventsChunk.immediate(olderThan, at, id);
+        events += deleted;
+        const last = seen[seen.length - 1];
+        if (!last || seen.length < STORE_CHUNK_ROWS) break;
+        [at, id] = [last.received_at, last.event_id];
+      }
+      return { events, messages };
+    },
+
+    /** Every dead letter, re-queued a chunk at a time; calls `onChunk` after each committed one. */
+    async replayAllDead(now: number, onChunk: (replayed: number) => void) {
+      let replayed = 0;
+      for (let after = 0; !stopped(); await yieldToEventLoop()) {
+        const chunk = replayDeadChunk.immediate(after, now);
+        replayed += chunk.replayed;
+        if (chunk.replayed > 0) onChunk(chunk.replayed);
+        if (chunk.last === undefined) break;
+        after = chunk.last;
+      }
+      return replayed;
+    },
+  };
+}
