@@ -23,6 +23,8 @@ export interface OutageResult {
 export async function outagePhase(ctx: Context): Promise<OutageResult> {
   const p = ctx.plan.outage;
   const dir = ctx.freshDir('outage503');
+  // The fake Adobe is shared by the phases: count only what this phase's relay delivers.
+  ctx.dcs.reset();
   const relay = await startRelay(relayEnv({ dir, dcsInletUrl: ctx.dcs.inletUrl, ims: ctx.ims }));
   try {
     await sleep(1000);
