@@ -138,8 +138,12 @@ describe.each(stores)('operator console in Chromium ($store store)', ({ screensh
 
     await page.getByLabel('Event id or customer id').fill(CUSTOMER_ID);
     await page.getByRole('button', { name: 'Search' }).click();
-    await page.getByRole('row').filter({ hasText: delivered }).waitFor();
-    expect(await page.getByRole('row').filter({ hasText: CUSTOMER_ID }).count()).toBeGreaterThanOrEqual(1);
+    // The event-id search's row (same event, same customer) is on the page until the new results
+    // replace it: wait for the customer search to be the one shown, then for its row.
+    await waitFor(() => new URL(page.url()).hash.includes(`q=${CUSTOMER_ID}`), { what: 'the customer search in the address' });
+    await waitFor(async () => (await page.getByRole('row').filter({ hasText: CUSTOMER_ID }).filter({ hasText: delivered }).count()) >= 1, {
+      what: "the delivered event among the customer's events",
+    });
     await checkPage('events');
     if (screenshots) {
       await page.setViewportSize({ width: 390, height: 844 });
