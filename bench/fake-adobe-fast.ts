@@ -6,7 +6,8 @@
  * fakes with fault injection are test/helpers/fake-adobe.ts.
  */
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { stoppable } from './stoppable-server.js';
 
 /** Each DCS message has exactly one `body.xdmMeta` (dcs-message.ts): counting it counts messages. */
 const MESSAGE_MARKER = Buffer.from('"xdmMeta":');
@@ -77,7 +78,6 @@ export async function startFastDcs(options: { delayMs?: number; inletId?: string
   const inletId = options.inletId ?? 'bench-inlet';
   let delayMs = options.delayMs ?? 0;
   let failStatus: number | undefined;
-  const sockets = new Set<Socket>();
   let counters = fresh();
   let xaction = 0;
 
@@ -146,25 +146,7 @@ export async function startFastDcs(options: { delayMs?: number; inletId?: string
     });
   });
   server.keepAliveTimeout = 65_000;
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-
-  const listen = (port: number) =>
-    new Promise<number>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve((server.address() as AddressInfo).port);
-      });
-    });
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      if (!server.listening) return resolve();
-      server.close(() => resolve());
-      for (const s of sockets) s.destroy();
-    });
+  const { listen, stop } = stoppable(server);
 
   const port = await listen(0);
   return {

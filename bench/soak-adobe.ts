@@ -5,7 +5,7 @@
  * Retry-After. Load is modest (about 100 messages/s), so parsing costs nothing that matters.
  */
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { stoppable } from './stoppable-server.js';
 
 export type SoakDcsMode = { kind: 'ok' } | { kind: 'refused' } | { kind: 'status'; status: 503 | 429; retryAfterS?: number };
 
@@ -37,7 +37,6 @@ export async function startSoakDcs(inletId = 'soak-inlet'): Promise<SoakDcs> {
   const firstAccepted = new Map<string, number>();
   const repeats: RepeatDelivery[] = [];
   const statuses: Record<string, number> = {};
-  const sockets = new Set<Socket>();
   let unidentified = 0;
   let mode: SoakDcsMode = { kind: 'ok' };
   let xaction = 0;
@@ -79,25 +78,7 @@ export async function startSoakDcs(inletId = 'soak-inlet'): Promise<SoakDcs> {
       reply(res, 207, { inletId, batchId: `b${xaction}`, receivedTimeMs: now, responses });
     });
   });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-
-  const listen = (port: number) =>
-    new Promise<number>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve((server.address() as AddressInfo).port);
-      });
-    });
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      if (!server.listening) return resolve();
-      server.close(() => resolve());
-      for (const s of sockets) s.destroy();
-    });
+  const { listen, stop } = stoppable(server);
 
   const port = await listen(0);
   return {
