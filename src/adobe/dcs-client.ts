@@ -1,6 +1,7 @@
 import { request, type Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import { ConfigError } from '../errors.js';
+import { batchRequestBody } from '../delivery/batcher.js';
 import type { ClaimedMessage, MessageOutcome, RequestMeta, RetryReason, Sink } from '../delivery/types.js';
 import type { Metrics } from '../ops/metrics.js';
 import { recordAdobeAnswer, urlAttributes, withClientSpan } from '../tracing/spans.js';
@@ -65,7 +66,12 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-type Item = { index: number; message: ClaimedMessage };
+/**
+ * The messages `batch[from..to)` of the send() in progress. A send only ever splits its batch into
+ * halves, so what one request carries is a range: no per-message wrapper objects.
+ */
+type Range = { from: number; to: number };
+const sizeOf = (range: Range) => range.to - range.from;
 type Answer =
   | { kind: 'response'; status: number; headers: Dispatcher.ResponseData['headers']; text: string }
   | { kind: 'failure'; reason: 'network' | 'timeout'; detail: string };
@@ -73,6 +79,7 @@ type Answer =
 type Attempt = Answer & { at: number; durationMs: number };
 
 interface SendContext {
+  batch: ClaimedMessage[];
   token: string | undefined;
   /** The one token refresh allowed per send() after a 401/403. */
   authRefreshed: boolean;
@@ -89,13 +96,8 @@ export function createAepSink(deps: AepSinkDeps): Sink {
   const { aepRequests, aepRequestDuration } = deps.metrics;
   const closing = new AbortController();
 
-  function bodyOf(items: Item[]): string {
-    // Bodies were serialized once at enqueue time: concatenated, never re-parsed.
-    return '{"messages":[' + items.map((i) => i.message.body).join(',') + ']}';
-  }
-
   /** One POST to the inlet, as a CLIENT span (inlet, batch size, Adobe's status and xactionIds). */
-  function post(body: string, ctx: SendContext, messages: number): Promise<Attempt> {
+  function post(body: Buffer, ctx: SendContext, messages: number): Promise<Attempt> {
     const attributes = { ...urlAttributes('POST', batchUrl), 'aep.inlet_id': inletId ?? '', 'capillary.batch.size': messages };
     return withClientSpan('POST dcs batch', attributes, async (span) => {
       const attempt = await postOnce(body, ctx);
@@ -104,14 +106,14 @@ export function createAepSink(deps: AepSinkDeps): Sink {
     });
   }
 
-  async function postOnce(body: string, ctx: SendContext): Promise<Attempt> {
+  async function postOnce(body: Buffer, ctx: SendContext): Promise<Attempt> {
     const at = Date.now();
     const startedAt = performance.now();
     const answer = await postUntimed(body, ctx);
     return { ...answer, at, durationMs: performance.now() - startedAt };
   }
 
-  async function postUntimed(body: string, ctx: SendContext): Promise<Answer> {
+  async function postUntimed(body: Buffer, ctx: SendContext): Promise<Answer> {
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
     if (ctx.token !== undefined) headers.authorization = `Bearer ${ctx.token}`;
     if (deps.flowId) headers['x-adobe-flow-id'] = deps.flowId;
@@ -146,110 +148,114 @@ export function createAepSink(deps: AepSinkDeps): Sink {
     }
   }
 
-  function settle(ctx: SendContext, items: Item[], make: (item: Item) => MessageOutcome): void {
-    for (const item of items) ctx.outcomes[item.index] = make(item);
+  function retryAll(ctx: SendContext, range: Range, reason: RetryReason, detail: string, retryAfterMs?: number, request?: RequestMeta): void {
+    log.warn({ inletId, reason, detail, messages: sizeOf(range), retryAfterMs }, 'AEP delivery will be retried');
+    for (let i = range.from; i < range.to; i += 1) {
+      const outcome: MessageOutcome = { id: ctx.batch[i]!.id, outcome: 'retry', reason, detail };
+      if (retryAfterMs !== undefined) outcome.retryAfterMs = retryAfterMs;
+      if (request) outcome.request = request;
+      ctx.outcomes[i] = outcome;
+    }
   }
 
-  function retryAll(ctx: SendContext, items: Item[], reason: RetryReason, detail: string, retryAfterMs?: number, request?: RequestMeta): void {
-    log.warn({ inletId, reason, detail, messages: items.length, retryAfterMs }, 'AEP delivery will be retried');
-    settle(ctx, items, ({ message }) => ({
-      id: message.id,
-      outcome: 'retry',
-      reason,
-      detail,
-      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-      ...(request ? { request } : {}),
-    }));
+  function reject(ctx: SendContext, index: number, reason: string, detail: string, request?: RequestMeta): void {
+    const message = ctx.batch[index]!;
+    log.error({ inletId, messageId: message.id, eventId: message.eventId, reason, detail }, 'AEP rejected message');
+    ctx.outcomes[index] = { id: message.id, outcome: 'rejected', reason, detail, ...(request ? { request } : {}) };
   }
 
-  function reject(ctx: SendContext, item: Item, reason: string, detail: string, request?: RequestMeta): void {
-    log.error({ inletId, messageId: item.message.id, eventId: item.message.eventId, reason, detail }, 'AEP rejected message');
-    ctx.outcomes[item.index] = { id: item.message.id, outcome: 'rejected', reason, detail, ...(request ? { request } : {}) };
-  }
-
-  async function split(items: Item[], ctx: SendContext): Promise<void> {
-    const mid = Math.ceil(items.length / 2);
+  async function split(range: Range, ctx: SendContext): Promise<void> {
+    const mid = range.from + Math.ceil(sizeOf(range) / 2);
     // One half after the other: halves of a batch Adobe just refused should not double the load.
-    await sendItems(items.slice(0, mid), ctx);
-    await sendItems(items.slice(mid), ctx);
+    await sendRange({ from: range.from, to: mid }, ctx);
+    await sendRange({ from: mid, to: range.to }, ctx);
   }
 
-  async function sendItems(items: Item[], ctx: SendContext): Promise<void> {
-    if (items.length === 0) return;
-    const body = bodyOf(items);
-    if (items.length > 1 && Buffer.byteLength(body) > maxBytes) return split(items, ctx);
+  async function sendRange(range: Range, ctx: SendContext): Promise<void> {
+    const messages = sizeOf(range);
+    if (messages === 0) return;
+    const body = batchRequestBody(ctx.batch, range.from, range.to);
+    if (messages > 1 && body.length > maxBytes) return split(range, ctx);
 
-    const attempt = await post(body, ctx, items.length);
-    const request: RequestMeta = { at: attempt.at, durationMs: attempt.durationMs, status: attempt.kind === 'response' ? attempt.status : null, batchSize: items.length };
-    if (attempt.kind === 'failure') return retryAll(ctx, items, attempt.reason, attempt.detail, undefined, request);
+    const attempt = await post(body, ctx, messages);
+    const request: RequestMeta = { at: attempt.at, durationMs: attempt.durationMs, status: attempt.kind === 'response' ? attempt.status : null, batchSize: messages };
+    if (attempt.kind === 'failure') return retryAll(ctx, range, attempt.reason, attempt.detail, undefined, request);
     const { status, headers, text } = attempt;
     const json = parseJson(text);
 
     if (status === 200 || status === 207) {
       if (ctx.token !== undefined) deps.tokenProvider?.accepted(ctx.token);
-      return settleEntries(items, status, json, ctx, request);
+      return settleEntries(range, status, json, ctx, request);
     }
     if (status === 400) {
-      if (items.length > 1) return split(items, ctx);
-      return reject(ctx, items[0]!, 'invalid_xdm', problemDetail(status, json, text), request);
+      if (messages > 1) return split(range, ctx);
+      return reject(ctx, range.from, 'invalid_xdm', problemDetail(status, json, text), request);
     }
     if (status === 413) {
-      if (items.length > 1) return split(items, ctx);
-      return reject(ctx, items[0]!, 'too_large', problemDetail(status, json, text), request);
+      if (messages > 1) return split(range, ctx);
+      return reject(ctx, range.from, 'too_large', problemDetail(status, json, text), request);
     }
     if (status === 401 || status === 403) {
       if (deps.tokenProvider && !ctx.authRefreshed && ctx.token !== undefined) {
         ctx.authRefreshed = true;
         deps.tokenProvider.invalidate(ctx.token);
         log.warn({ inletId, status }, 'AEP refused the IMS token; retrying once with a fresh one');
-        const token = await fetchToken(ctx, items);
+        const token = await fetchToken(ctx, range);
         if (token === undefined) return; // fetchToken settled the messages
         ctx.token = token;
-        return sendItems(items, ctx);
+        return sendRange(range, ctx);
       }
-      return retryAll(ctx, items, 'auth', problemDetail(status, json, text), undefined, request);
+      return retryAll(ctx, range, 'auth', problemDetail(status, json, text), undefined, request);
     }
-    if (status === 429) return retryAll(ctx, items, 'http_429', problemDetail(status, json, text), parseRetryAfter(headers['retry-after']), request);
-    if (status >= 500) return retryAll(ctx, items, 'http_5xx', problemDetail(status, json, text), undefined, request);
+    if (status === 429) return retryAll(ctx, range, 'http_429', problemDetail(status, json, text), parseRetryAfter(headers['retry-after']), request);
+    if (status >= 500) return retryAll(ctx, range, 'http_5xx', problemDetail(status, json, text), undefined, request);
     // Any other answer (404 unknown inlet, 3xx, ...) is the inlet's configuration, not the message's fault.
-    return retryAll(ctx, items, 'http_4xx', problemDetail(status, json, text), undefined, request);
+    return retryAll(ctx, range, 'http_4xx', problemDetail(status, json, text), undefined, request);
   }
 
-  function settleEntries(items: Item[], status: number, json: unknown, ctx: SendContext, request: RequestMeta): void {
+  /** Adobe's `responses[]`, read by position: entry i is the answer for message `range.from + i`. */
+  function settleEntries(range: Range, status: number, json: unknown, ctx: SendContext, request: RequestMeta): void {
     const responses = isRecord(json) && Array.isArray(json.responses) ? (json.responses as unknown[]) : undefined;
     // Nothing to read by position: Adobe may have ingested some, but re-sending is the safe side.
-    if (!responses) return retryAll(ctx, items, 'http_5xx', `HTTP ${status} without responses[]`, undefined, request);
-    const retries = new Map<RetryReason, Item[]>();
+    if (!responses) return retryAll(ctx, range, 'http_5xx', `HTTP ${status} without responses[]`, undefined, request);
+    // Retries are rare: counted per reason, with the first detail, for one log line each.
+    let retries: Map<RetryReason, { messages: number; detail: string }> | undefined;
     let delivered = 0;
-    items.forEach((item, position) => {
-      const entry = responses[position];
-      const outcome = entryOutcome(item.message.id, entry);
-      if (outcome.outcome === 'rejected') return reject(ctx, item, outcome.reason, outcome.detail, request);
+    for (let index = range.from; index < range.to; index += 1) {
+      const entry = responses[index - range.from];
+      const outcome = entryOutcome(ctx.batch[index]!.id, entry);
+      if (outcome.outcome === 'rejected') {
+        reject(ctx, index, outcome.reason, outcome.detail, request);
+        continue;
+      }
       const xactionId = isRecord(entry) && typeof entry.xactionId === 'string' ? entry.xactionId : undefined;
-      ctx.outcomes[item.index] = { ...outcome, request: xactionId === undefined ? request : { ...request, xactionId } };
-      if (outcome.outcome === 'delivered') delivered += 1;
-      else retries.set(outcome.reason, [...(retries.get(outcome.reason) ?? []), item]);
-    });
-    for (const [reason, group] of retries) {
-      const first = ctx.outcomes[group[0]!.index];
-      log.warn(
-        { inletId, reason, messages: group.length, detail: first?.outcome === 'retry' ? first.detail : undefined },
-        'AEP delivery of some messages will be retried',
-      );
+      outcome.request = xactionId === undefined ? request : { ...request, xactionId };
+      ctx.outcomes[index] = outcome;
+      if (outcome.outcome === 'delivered') {
+        delivered += 1;
+        continue;
+      }
+      retries ??= new Map();
+      const seen = retries.get(outcome.reason);
+      if (seen) seen.messages += 1;
+      else retries.set(outcome.reason, { messages: 1, detail: outcome.detail });
     }
-    log.debug({ inletId, delivered, messages: items.length }, 'AEP batch answered');
+    for (const [reason, { messages, detail }] of retries ?? []) {
+      log.warn({ inletId, reason, messages, detail }, 'AEP delivery of some messages will be retried');
+    }
+    log.debug({ inletId, delivered, messages: sizeOf(range) }, 'AEP batch answered');
   }
 
-  /** A token for this send; on failure settles `items` as retries and returns undefined. */
-  async function fetchToken(ctx: SendContext, items: Item[]): Promise<string | undefined> {
+  /** A token for this send; on failure settles `range` as retries and returns undefined. */
+  async function fetchToken(ctx: SendContext, range: Range): Promise<string | undefined> {
     if (!deps.tokenProvider) return undefined;
     const deadline = linkedAbort([ctx.signal], deps.requestTimeoutMs);
     try {
       return await deps.tokenProvider.getToken(deadline.signal);
     } catch (err) {
-      if (ctx.signal.aborted) retryAll(ctx, items, 'network', 'aborted while waiting for an IMS token');
-      else if (deadline.timedOut()) retryAll(ctx, items, 'timeout', `no IMS token within ${deps.requestTimeoutMs} ms`);
-      else retryAll(ctx, items, 'auth', `IMS token unavailable: ${errorCode(err) ?? 'unknown error'}`);
+      if (ctx.signal.aborted) retryAll(ctx, range, 'network', 'aborted while waiting for an IMS token');
+      else if (deadline.timedOut()) retryAll(ctx, range, 'timeout', `no IMS token within ${deps.requestTimeoutMs} ms`);
+      else retryAll(ctx, range, 'auth', `IMS token unavailable: ${errorCode(err) ?? 'unknown error'}`);
       return undefined;
     } finally {
       deadline.dispose();
@@ -263,9 +269,10 @@ export function createAepSink(deps: AepSinkDeps): Sink {
 
     async send(batch, signal) {
       if (batch.length === 0) return [];
-      const items: Item[] = batch.map((message, index) => ({ index, message }));
+      const all: Range = { from: 0, to: batch.length };
       const linked = linkedAbort([signal, closing.signal]);
       const ctx: SendContext = {
+        batch,
         token: undefined,
         authRefreshed: false,
         signal: linked.signal,
@@ -273,12 +280,12 @@ export function createAepSink(deps: AepSinkDeps): Sink {
       };
       try {
         if (linked.signal.aborted) {
-          retryAll(ctx, items, 'network', closing.signal.aborted ? 'sink closed' : 'aborted before sending');
+          retryAll(ctx, all, 'network', closing.signal.aborted ? 'sink closed' : 'aborted before sending');
         } else if (!deps.tokenProvider) {
-          await sendItems(items, ctx);
+          await sendRange(all, ctx);
         } else {
-          ctx.token = await fetchToken(ctx, items);
-          if (ctx.token !== undefined) await sendItems(items, ctx);
+          ctx.token = await fetchToken(ctx, all);
+          if (ctx.token !== undefined) await sendRange(all, ctx);
         }
       } catch (err) {
         // Not expected (post() catches transport errors); the contract is still one outcome each.
@@ -286,10 +293,10 @@ export function createAepSink(deps: AepSinkDeps): Sink {
       } finally {
         linked.dispose();
       }
-      return items.map(
-        ({ index, message }): MessageOutcome =>
-          ctx.outcomes[index] ?? { id: message.id, outcome: 'retry', reason: 'network', detail: 'not attempted' },
-      );
+      for (let index = 0; index < batch.length; index += 1) {
+        ctx.outcomes[index] ??= { id: batch[index]!.id, outcome: 'retry', reason: 'network', detail: 'not attempted' };
+      }
+      return ctx.outcomes as MessageOutcome[];
     },
 
     async readiness() {

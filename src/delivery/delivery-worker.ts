@@ -78,7 +78,8 @@ export function createDeliveryWorker(deps: {
     const attempt: AttemptDetail = { at: request.at, durationMs: request.durationMs, status: request.status, batchSize: request.batchSize };
     if (request.xactionId !== undefined) attempt.xactionId = request.xactionId;
     if (outcome.outcome !== 'delivered') attempt.error = outcome.detail;
-    return { ...settlement, attempt };
+    settlement.attempt = attempt;
+    return settlement;
   };
 
   const settlementOf = (message: ClaimedMessage, outcome: MessageOutcome, at: number): Settlement => {
@@ -129,10 +130,16 @@ export function createDeliveryWorker(deps: {
 
   const sendTracedBatch = async (batch: ClaimedMessage[], signal: AbortSignal, span: Span) => {
     const outcomes = await sink.send(batch, signal);
-    const byId = new Map(outcomes.map((o) => [o.id, o]));
+    // Sinks answer in the batch's order; the map by id is only built for one that does not.
+    let byId: Map<number, MessageOutcome> | undefined;
+    const outcomeOf = (message: ClaimedMessage, position: number) => {
+      if (outcomes[position]?.id === message.id) return outcomes[position];
+      byId ??= new Map(outcomes.map((o) => [o.id, o]));
+      return byId.get(message.id);
+    };
     const at = now();
-    const settlements = batch.map((message) =>
-      toSettlement(message, byId.get(message.id) ?? { id: message.id, outcome: 'retry', reason: 'network', detail: 'no outcome from sink' }, at),
+    const settlements = batch.map((message, position) =>
+      toSettlement(message, outcomeOf(message, position) ?? { id: message.id, outcome: 'retry', reason: 'network', detail: 'no outcome from sink' }, at),
     );
     recordSettlements(span, batch, settlements);
     const retries = outcomes.filter((o): o is Extract<MessageOutcome, { outcome: 'retry' }> => o.outcome === 'retry');

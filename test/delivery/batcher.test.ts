@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { packBatches } from '../../src/delivery/batcher.js';
+import { batchRequestBody, packBatches } from '../../src/delivery/batcher.js';
 import type { ClaimedMessage } from '../../src/delivery/types.js';
 
 let nextId = 1;
@@ -10,7 +10,7 @@ function message(size: number, wide = false): ClaimedMessage {
   return { id, eventId: `e-${id}`, kind: 'event', body: JSON.stringify({ body: { xdmEntity: { _id: `m-${id}`, f: filler } } }), attempts: 0, acceptedAt: 0 };
 }
 
-/** The exact request body the AEP sink builds for a batch. */
+/** The request body the AEP sink sends for a batch, built the obvious way (batchRequestBody must match it byte for byte). */
 const requestBody = (batch: ClaimedMessage[]) => '{"messages":[' + batch.map((m) => m.body).join(',') + ']}';
 const bytes = (batch: ClaimedMessage[]) => Buffer.byteLength(requestBody(batch));
 
@@ -54,5 +54,21 @@ describe('packBatches', () => {
 
   it('returns no batch for no messages', () => {
     expect(packBatches([], { maxBytes: 10_000, maxMessages: 10 })).toEqual([]);
+  });
+});
+
+describe('batchRequestBody', () => {
+  it('is the envelope around the bodies, byte for byte, multi-byte characters included', () => {
+    const batch = [message(300, true), message(120), message(900, true), message(60)];
+    const body = batchRequestBody(batch);
+    expect(body.equals(Buffer.from(requestBody(batch)))).toBe(true);
+    expect(JSON.parse(body.toString('utf8'))).toEqual({ messages: batch.map((m) => JSON.parse(m.body)) });
+  });
+
+  it('writes only the range asked for, with no spare bytes', () => {
+    const batch = Array.from({ length: 7 }, (_, i) => message(100 + i * 50, i % 2 === 0));
+    expect(batchRequestBody(batch, 2, 5).equals(Buffer.from(requestBody(batch.slice(2, 5))))).toBe(true);
+    expect(batchRequestBody(batch, 6, 7).equals(Buffer.from(requestBody(batch.slice(6))))).toBe(true);
+    expect(batchRequestBody(batch, 3, 3).toString()).toBe('{"messages":[]}');
   });
 });
