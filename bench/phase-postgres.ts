@@ -28,7 +28,7 @@ export type PostgresResult =
   | { skipped?: undefined; origin: string; version: string; rounds: PostgresRound[]; sqlite: StoreSide; postgres: StoreSide; rpsRatio: number };
 
 /**
- * 7. PostgreSQL, one replica, beside SQLite (issue 12; bench/postgres-ingest.ts as a phase): wrk on
+ * 1b. PostgreSQL, one replica, beside SQLite (issue 12; bench/postgres-ingest.ts as a phase): wrk on
  * one relay with production settings, fresh store per round (a new database, or a new file), the
  * stores alternating ABBA. PostgreSQL is TEST_POSTGRES_URL's server or a throwaway durable cluster;
  * with neither to be had the phase is skipped, not failed.

@@ -6,17 +6,17 @@ import { fmt } from './stats.js';
 export const table = (head: string[], rows: string[][]) =>
   [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 
-/** "How it is measured" for CPU per webhook and phases 6 and 7. */
+/** "How it is measured" for CPU per webhook and phases 1b and 6. */
 export function measuredBullets(plan: Plan): string[] {
   const s = plan.stall;
   const pg = plan.postgres;
   return [
-    '- CPU per accepted webhook: utime + stime of the process (/proc/PID/stat, every thread) over the wrk run ÷ the webhooks it accepted (bare Fastify: ÷ its 2xx answers). ' +
+    '- CPU per accepted webhook: utime + stime of the process (/proc/PID/stat, every thread) over the wrk run ÷ the webhooks it accepted (bare Fastify: ÷ its 2xx answers); "ingest only" is that window, with delivery running alongside as in production. ' +
       "End to end: from the same start until every webhook the relay accepted has reached the fake Adobe, ÷ the same count (the delivery's claims, requests and settles included). Less sensitive than req/s to other work on the machine, which slows the relay without costing it CPU.",
     `- 6. Stalls: webhooks at ${s.rate}/s open loop (bench/load-gen.ts, latency from each one's due time) from the start of a long store job until it is seen done, on a relay of its own. ` +
       `(a) Replay: a store with ${fmt.int(s.replayEvents)} unmapped events (the samples) is replayed by one \`POST /admin/events/replay\` \`{"state":"unmapped","background":true}\`, polling \`GET /admin/jobs/{id}\` every 200 ms until done; the relay's delivery of what it re-queues runs meanwhile. ` +
       `(b) Prune: a store with ${fmt.int(s.pruneRows)} events delivered a month ago, each with its delivered message (about 1.2 KB) and one delivery attempt, written with the relay's own migrations (bench/stall-stores.ts); the relay starts on it with \`DEDUP_RETENTION_HOURS=192\` and \`PRUNE_INTERVAL_MS=3000\`. Webhooks flow from start-up (a relay opening a store this size answers its first webhooks slowly, prune or not) but count from the prune's first committed chunk (the oldest message gone, read through a read-only connection) until the relay logs the prune's totals or no old row is left.`,
-    `- 7. PostgreSQL: as 1. (wrk, ${pg.connections} connections, ${pg.seconds} s after a ${pg.warmupSeconds} s warm-up, production settings, delivery running), one relay on a fresh PostgreSQL database against one on a fresh SQLite file, ${pg.rounds} rounds alternating ABBA; medians. ` +
+    `- 1b. PostgreSQL: as 1. (wrk, ${pg.connections} connections, ${pg.seconds} s after a ${pg.warmupSeconds} s warm-up, production settings, delivery running), one relay on a fresh PostgreSQL database against one on a fresh SQLite file, ${pg.rounds} rounds alternating ABBA; medians. ` +
       'PostgreSQL is the server TEST_POSTGRES_URL names, else a throwaway cluster with durable defaults (fsync and synchronous_commit on) started by the bench; it shares the machine, and its CPU is not in the relay\'s µs per webhook.',
   ];
 }
@@ -46,9 +46,9 @@ export function stallMarkdown(s: StallResult): string[] {
 }
 
 export function postgresMarkdown(p: PostgresResult): string[] {
-  if (p.skipped !== undefined) return ['## 7. PostgreSQL, one replica, beside SQLite', '', `Skipped: ${p.skipped}.`];
+  if (p.skipped !== undefined) return ['## 1b. PostgreSQL, one replica, beside SQLite', '', `Skipped: ${p.skipped}.`];
   return [
-    '## 7. PostgreSQL, one replica, beside SQLite',
+    '## 1b. PostgreSQL, one replica, beside SQLite',
     '',
     `PostgreSQL ${p.version}: ${p.origin}.`,
     '',
