@@ -5,7 +5,9 @@ import type { GenCommand, GenResult } from './load-gen.js';
 /** The load generator child process (load-gen.ts), one command at a time. */
 export interface LoadGen {
   pid: number;
-  run(command: Exclude<GenCommand, { cmd: 'exit' }>): Promise<GenResult>;
+  run(command: Exclude<GenCommand, { cmd: 'exit' | 'stop' }>): Promise<GenResult>;
+  /** Ends the running `rate` command early; its run() then resolves with what was sent so far. */
+  stop(): void;
   close(): Promise<void>;
 }
 
@@ -23,6 +25,9 @@ export async function startLoadGen(): Promise<LoadGen> {
         child.once('message', (m: { ok: boolean; result?: GenResult; error?: string }) => (m.ok ? resolve(m.result!) : reject(new Error(m.error))));
         child.send(command);
       });
+    },
+    stop() {
+      child.send({ cmd: 'stop' });
     },
     async close() {
       if (child.exitCode !== null) return;

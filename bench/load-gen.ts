@@ -12,6 +12,8 @@ import { AUTH_SECRET, WEBHOOK_PATH, bodyOf, loadSamples } from './samples.js';
 export type GenCommand =
   | { cmd: 'rate'; url: string; prefix: string; rate: number; seconds: number; connections: number; maxOutstanding: number }
   | { cmd: 'count'; url: string; prefix: string; n: number; concurrency: number }
+  /** Ends a running `rate` schedule now (while a job of unknown length runs); no answer of its own. */
+  | { cmd: 'stop' }
   | { cmd: 'exit' };
 
 export interface GenResult {
@@ -34,6 +36,7 @@ export interface GenResult {
 const samples = loadSamples();
 const headers = { 'content-type': 'application/json', authorization: AUTH_SECRET };
 const pools = new Map<string, Pool>();
+let stopRequested = false;
 
 function poolFor(url: string, connections: number): Pool {
   const key = `${url}#${connections}`;
@@ -65,7 +68,8 @@ async function rate(c: Extract<GenCommand, { cmd: 'rate' }>): Promise<GenResult>
   let skipped = 0;
   let outstanding = 0;
   let n = 0;
-  const total = Math.round(c.rate * c.seconds);
+  let total = Math.round(c.rate * c.seconds);
+  stopRequested = false;
   const interval = 1000 / c.rate;
   const start = performance.now();
   let allSent!: () => void;
@@ -97,6 +101,7 @@ async function rate(c: Extract<GenCommand, { cmd: 'rate' }>): Promise<GenResult>
 
   await new Promise<void>((resolve) => {
     const tick = () => {
+      if (stopRequested) total = n;
       const now = performance.now();
       const dueNow = Math.min(total, Math.floor((now - start) / interval) + 1);
       while (n < dueNow) {
@@ -114,7 +119,7 @@ async function rate(c: Extract<GenCommand, { cmd: 'rate' }>): Promise<GenResult>
   });
   if (outstanding > 0) await Promise.race([finished, new Promise((r) => setTimeout(r, 30_000))]);
   const elapsedS = (performance.now() - start) / 1000;
-  return summarize(latencies, { due: total, sent, accepted, statuses, networkErrors, skipped, elapsedS });
+  return summarize(latencies, { due: n, sent, accepted, statuses, networkErrors, skipped, elapsedS });
 }
 
 async function count(c: Extract<GenCommand, { cmd: 'count' }>): Promise<GenResult> {
@@ -154,6 +159,10 @@ async function count(c: Extract<GenCommand, { cmd: 'count' }>): Promise<GenResul
 }
 
 process.on('message', (message: GenCommand) => {
+  if (message.cmd === 'stop') {
+    stopRequested = true;
+    return;
+  }
   if (message.cmd === 'exit') {
     void Promise.all([...pools.values()].map((p) => p.close())).then(() => process.exit(0));
     return;

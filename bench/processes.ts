@@ -152,6 +152,11 @@ export function sampleProcess(pid: number): ProcessSample | undefined {
   }
 }
 
+/** CPU time (user + system, every thread) the process has used so far, seconds; NaN once it is gone. */
+export function cpuSeconds(pid: number): number {
+  return sampleProcess(pid)?.cpuSeconds ?? NaN;
+}
+
 /** Resets VmHWM (peak RSS) of a process to its current RSS, so a peak can be read per phase. */
 export function resetPeak(pid: number): boolean {
   try {

@@ -1,13 +1,15 @@
 /**
- * `npm run bench`: the relay's benchmark harness (issue 6). Starts everything it needs on 127.0.0.1
- * and measures, side by side in alternating rounds: ingest against bare Fastify, sustained end-to-end
- * rate, drain of a backlog after an Adobe outage, memory, and a synchronous hand-written relay; then
- * profiles the relay during ingest and drain. Prints a table and writes BENCHMARKS.md.
+ * `npm run bench`: the relay's benchmark harness (issues 6 and 12). Starts everything it needs on
+ * 127.0.0.1 and measures, side by side in alternating rounds: ingest against bare Fastify (req/s, p99,
+ * CPU per webhook), PostgreSQL against SQLite, sustained end-to-end rate, drain of a backlog after an
+ * Adobe outage, memory, a synchronous hand-written relay, and webhook latency while a long replay
+ * and a long prune run; then profiles the relay during ingest and drain. Prints issue 12's targets
+ * (floor, goal, verdict) and writes BENCHMARKS.md.
  *
- *   npm run bench                      full run (6-7 minutes on 2 cores), writes BENCHMARKS.md
- *   npm run bench -- --quick           smoke run (about a minute), writes dist/BENCHMARKS.quick.md
+ *   npm run bench                      full run (about 11 minutes on 2 cores), writes BENCHMARKS.md
+ *   npm run bench -- --quick           smoke run (about 2 minutes), writes dist/BENCHMARKS.quick.md
  *   npm run bench -- --no-profile      skip the --cpu-prof runs
- *   npm run bench -- --only=ingest,sync   some phases only (ingest, sustained, drain, outage, sync), nothing written
+ *   npm run bench -- --only=ingest,stall   some phases only (ingest, postgres, sustained, drain, outage, sync, stall), nothing written
  *   npm run bench -- --relay-env=STORE_SYNCHRONOUS=normal,DELIVERY_LINGER_MS=50   experiment with settings
  *                                      (a run with --relay-env does not write BENCHMARKS.md either)
  */
@@ -22,7 +24,9 @@ import { startLoadGen } from './load-gen-client.js';
 import { drainPhase } from './phase-drain.js';
 import { ingestPhase } from './phase-ingest.js';
 import { outagePhase } from './phase-outage.js';
+import { postgresPhase } from './phase-postgres.js';
 import { profilePhase } from './phase-profile.js';
+import { stallPhase } from './phase-stall.js';
 import { sustainedPhase } from './phase-sustained.js';
 import { syncPhase } from './phase-sync.js';
 import { BENCHMARKS_FILE, consoleTable, markdown, summaryRows, writeBenchmarks, type Results } from './report.js';
@@ -30,7 +34,7 @@ import { setRelayEnvOverrides } from './processes.js';
 import { ROOT, loadSamples } from './samples.js';
 import { writeWrkScript, wrkPath, wrkVersion } from './wrk.js';
 
-const PHASES = ['ingest', 'sustained', 'drain', 'outage', 'sync'] as const;
+const PHASES = ['ingest', 'postgres', 'sustained', 'drain', 'outage', 'sync', 'stall'] as const;
 type Phase = (typeof PHASES)[number];
 
 function parseArgs(argv: string[]) {
@@ -162,6 +166,10 @@ async function main() {
       log('1. ingest: relay vs bare Fastify');
       results.ingest = await ingestPhase(ctx);
     }
+    if (wants('postgres')) {
+      log('1b. PostgreSQL, one replica, vs SQLite');
+      results.postgres = await postgresPhase(ctx);
+    }
     if (wants('sustained')) {
       log('2. sustained end to end');
       results.sustained = await sustainedPhase(ctx);
@@ -177,6 +185,10 @@ async function main() {
     if (wants('sync')) {
       log('5. relay vs a synchronous relay');
       results.sync = await syncPhase(ctx);
+    }
+    if (wants('stall')) {
+      log('6. webhooks while a long replay and a long prune run');
+      results.stall = await stallPhase(ctx);
     }
     if (plan.profile) {
       log('profiling the relay (node --cpu-prof)');
