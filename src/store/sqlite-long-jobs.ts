@@ -1,10 +1,5 @@
 import type Database from 'better-sqlite3';
-
-/**
- * Rows one transaction of a long store job touches (issue 12). A chunk of 1,000 deletes or updates
- * holds the event loop for a few milliseconds; between chunks webhooks and /healthz get their turn.
- */
-export const STORE_CHUNK_ROWS = 1000;
+import { createChunkSizer, type ChunkSizer } from './chunk-sizer.js';
 
 /** A dead profile record superseded by a newer record for the same member (the watermark's guard). */
 export const SUPERSEDED = `(profile_key IS NOT NULL AND EXISTS (SELECT 1 FROM profile_watermarks w
@@ -17,9 +12,18 @@ export const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediat
  * of the event loop between chunks, instead of one statement over the whole table. Both walk an
  * index by keyset (messages_prunable, events_received_id, messages_dead), so rows kept for a reason
  * (a dead sibling, an unmapped event) are passed over once, not rescanned by every chunk.
- * `stopped()` ends a job between chunks (the store is closing); what is done so far is committed.
+ * Each chunk touches as many rows as fit in a few milliseconds (chunk-sizer.ts), so a webhook commit
+ * never waits long behind one. `stopped()` ends a job between chunks (the store is closing); what is
+ * done so far is committed. `withoutFsync` runs the prune's chunks without an fsync each: a chunk lost
+ * to a power cut is only history that the next prune deletes again, while the fsyncs of a 1,000,000-row
+ * prune would compete with every webhook's commit for the disk.
  */
-export function createSqliteLongJobs(db: Database.Database, stopped: () => boolean) {
+export function createSqliteLongJobs(
+  db: Database.Database,
+  stopped: () => boolean,
+  options: { withoutFsync: <T>(fn: () => T) => T; chunkSizer?: () => ChunkSizer },
+) {
+  const sizer = options.chunkSizer ?? createChunkSizer;
   const sql = {
     prunableMessages: db.prepare(
       `SELECT id, accepted_at FROM messages WHERE state IN ('delivered', 'skipped') AND accepted_at < ?
@@ -50,14 +54,14 @@ export function createSqliteLongJobs(db: Database.Database, stopped: () => boole
     ),
   };
 
-  const pruneMessagesChunk = db.transaction((olderThan: number, afterAt: number, afterId: number) => {
-    const seen = sql.prunableMessages.all(olderThan, afterAt, afterId, STORE_CHUNK_ROWS) as { id: number; accepted_at: number }[];
+  const pruneMessagesChunk = db.transaction((olderThan: number, afterAt: number, afterId: number, rows: number) => {
+    const seen = sql.prunableMessages.all(olderThan, afterAt, afterId, rows) as { id: number; accepted_at: number }[];
     const deleted = seen.length === 0 ? 0 : sql.pruneMessages.run(JSON.stringify(seen.map((r) => r.id))).changes;
     return { seen, deleted };
   });
 
-  const pruneEventsChunk = db.transaction((olderThan: number, afterAt: number, afterId: string) => {
-    const seen = sql.olderEvents.all(olderThan, afterAt, afterId, STORE_CHUNK_ROWS) as { event_id: string; received_at: number }[];
+  const pruneEventsChunk = db.transaction((olderThan: number, afterAt: number, afterId: string, rows: number) => {
+    const seen = sql.olderEvents.all(olderThan, afterAt, afterId, rows) as { event_id: string; received_at: number }[];
     if (seen.length === 0) return { seen, deleted: 0 };
     const gone = JSON.stringify((sql.prunableEvents.all(JSON.stringify(seen.map((r) => r.event_id))) as { event_id: string }[]).map((r) => r.event_id));
     sql.pruneAttempts.run(gone);
@@ -66,8 +70,8 @@ export function createSqliteLongJobs(db: Database.Database, stopped: () => boole
 
   // A dead profile record whose member has a newer record queued since would overwrite newer state
   // in AEP if sent now: it is skipped, as at retry time, and not counted as replayed.
-  const replayDeadChunk = db.transaction((afterId: number, now: number) => {
-    const ids = (sql.deadAfter.all(afterId, STORE_CHUNK_ROWS) as { id: number }[]).map((r) => r.id);
+  const replayDeadChunk = db.transaction((afterId: number, now: number, rows: number) => {
+    const ids = (sql.deadAfter.all(afterId, rows) as { id: number }[]).map((r) => r.id);
     if (ids.length === 0) return { last: undefined, replayed: 0 };
     const json = JSON.stringify(ids);
     sql.skipSupersededDead.run(now, json);
@@ -79,19 +83,23 @@ export function createSqliteLongJobs(db: Database.Database, stopped: () => boole
   return {
     async prune(olderThan: number) {
       let messages = 0;
+      const messageChunks = sizer();
       for (let at = -1, id = 0; !stopped(); await yieldToEventLoop()) {
-        const { seen, deleted } = pruneMessagesChunk.immediate(olderThan, at, id);
+        const rows = messageChunks.rows;
+        const { seen, deleted } = messageChunks.time((n) => options.withoutFsync(() => pruneMessagesChunk.immediate(olderThan, at, id, n)));
         messages += deleted;
         const last = seen[seen.length - 1];
-        if (!last || seen.length < STORE_CHUNK_ROWS) break;
+        if (!last || seen.length < rows) break;
         [at, id] = [last.accepted_at, last.id];
       }
       let events = 0;
+      const eventChunks = sizer();
       for (let at = -1, id = ''; !stopped(); await yieldToEventLoop()) {
-        const { seen, deleted } = pruneEventsChunk.immediate(olderThan, at, id);
+        const rows = eventChunks.rows;
+        const { seen, deleted } = eventChunks.time((n) => options.withoutFsync(() => pruneEventsChunk.immediate(olderThan, at, id, n)));
         events += deleted;
         const last = seen[seen.length - 1];
-        if (!last || seen.length < STORE_CHUNK_ROWS) break;
+        if (!last || seen.length < rows) break;
         [at, id] = [last.received_at, last.event_id];
       }
       return { events, messages };
@@ -100,8 +108,10 @@ export function createSqliteLongJobs(db: Database.Database, stopped: () => boole
     /** Every dead letter, re-queued a chunk at a time; calls `onChunk` after each committed one. */
     async replayAllDead(now: number, onChunk: (replayed: number) => void) {
       let replayed = 0;
+      const chunks = sizer();
       for (let after = 0; !stopped(); await yieldToEventLoop()) {
-        const chunk = replayDeadChunk.immediate(after, now);
+        // Fsynced: an operator's replay, once reported done, must survive a power cut.
+        const chunk = chunks.time((n) => replayDeadChunk.immediate(after, now, n));
         replayed += chunk.replayed;
         if (chunk.replayed > 0) onChunk(chunk.replayed);
         if (chunk.last === undefined) break;

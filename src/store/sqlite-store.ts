@@ -209,7 +209,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       return n + sql.replayDead.run(now, id).changes;
     }, 0),
   );
-  const longJobs = createSqliteLongJobs(db, () => closed);
+  const longJobs = createSqliteLongJobs(db, () => closed, { withoutFsync });
 
   const consoleQuery = <K extends keyof typeof consoleSql.queries>(name: K) =>
     ((...args: unknown[]) => guard(() => (consoleSql.queries[name] as (...a: unknown[]) => unknown)(...args))) as unknown as Store[K];

@@ -25,7 +25,26 @@ function walSyncs(synchronous: 'full' | 'normal'): number {
   return readFileSync(trace, 'utf8').split('\n').filter((line) => /sync\(\d+<[^>]*\.db-wal>\)/.test(line)).length;
 }
 
+/** WAL syncs of a child that prunes `count` delivered events, counted after its PRUNE marker. */
+function pruneWalSyncs(count: number): number {
+  const trace = join(dir, 'prune.strace');
+  execFileSync(
+    'strace',
+    ['-f', '-qq', '-y', '-e', 'trace=fsync,fdatasync,write', '-o', trace, process.execPath, '--import', 'tsx', join(root, 'test', 'helpers', 'prune-events.ts'), join(dir, 'prune.db'), String(count)],
+    { cwd: root, stdio: 'pipe' },
+  );
+  const lines = readFileSync(trace, 'utf8').split('\n');
+  const marker = lines.findIndex((line) => line.includes('PRUNE\\n'));
+  expect(marker).toBeGreaterThan(0);
+  return lines.slice(marker).filter((line) => /sync\(\d+<[^>]*\.db-wal>\)/.test(line)).length;
+}
+
 describe('SQLite durability', () => {
+  it('a prune does not fsync each of its chunks (a chunk lost to a power cut is pruned again next time)', () => {
+    // 3,000 events: at least 6 chunks of messages and 6 of events (chunks start at 100 rows, at most doubling).
+    expect(pruneWalSyncs(3_000)).toBeLessThan(4);
+  });
+
   it('with synchronous=full every webhook commit fsyncs the WAL; with normal they do not', () => {
     const full = walSyncs('full');
     const normal = walSyncs('normal');

@@ -3,7 +3,7 @@ import type { Store } from '../../src/store/types.js';
 import { capillaryEvent, mapped, outbound, type StoreHarness } from './store-contract.js';
 
 const T0 = 1_760_000_000_000;
-/** More than two chunks of 1,000 rows (STORE_CHUNK_ROWS, PRUNE_CHUNK_ROWS) of each kind. */
+/** More than two chunks of the largest size (CHUNK_MAX_ROWS on SQLite, PRUNE_CHUNK_ROWS on PostgreSQL) of each kind. */
 const COUNT = 2_500;
 
 /**
