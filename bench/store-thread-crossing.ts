@@ -10,11 +10,13 @@ import { mapEvent } from '../src/mapping/map-event.js';
 import { buildEvent } from '../test/helpers/capillary-fixtures.js';
 import { mappingOptions } from '../test/mapping/options.js';
 import { readFileSync } from 'node:fs';
+import { WIRE_ARGS } from '../src/store/sqlite-thread-wire.js';
 
 const payload = readFileSync(new URL('../test/fixtures/capillary/points-issued.json', import.meta.url), 'utf8');
 const make = (i: number) => {
   const event = buildEvent('pointsIssued', {}, { eventId: `evt-${i}` });
-  return { id: i, method: 'acceptEvent', args: [{ event, payload, mapping: mapEvent(event, mappingOptions()) }] };
+  // As the proxy sends it (WIRE_ARGS: the parsed body stays behind, the raw one crosses as payload).
+  return { id: i, method: 'acceptEvent', args: WIRE_ARGS.acceptEvent!([{ event, payload, mapping: mapEvent(event, mappingOptions()) }]) as [{ mapping: { messages: unknown[] } }] };
 };
 const calls = Array.from({ length: 32 }, (_, i) => make(i));
 console.log('one call JSON bytes', JSON.stringify(calls[0]).length, 'messages', calls[0]!.args[0]!.mapping.messages.length);

@@ -113,7 +113,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     group.map(({ input }) => {
       const { event } = input;
       const inserted = sql.insertEvent.run(
-        event.eventId, event.eventName, event.envelope, event.createdAt ?? null, event.receivedAt, input.held ? 'held' : input.mapping.status, input.payload, input.traceParent ?? null, customerIdOfEvent(event), input.route ?? null,
+        event.eventId, event.eventName, event.envelope, event.createdAt ?? null, event.receivedAt, input.held ? 'held' : input.mapping.status, input.payload, input.traceParent ?? null, input.customerId !== undefined ? input.customerId : customerIdOfEvent(event), input.route ?? null,
       );
       if (inserted.changes === 0) return { outcome: 'duplicate' };
       if (input.held) return { outcome: 'accepted', skippedProfiles: 0 };

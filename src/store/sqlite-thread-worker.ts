@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createSqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
 import type { Store } from './types.js';
@@ -11,6 +12,14 @@ import { toWireError, type WireEntry, type WireRequest } from './sqlite-thread-w
  * leave as one message too.
  */
 const port = parentPort!;
+const { threadName, ...engineOptions } = workerData as Omit<SqliteStoreOptions, 'onCheckpointFailure'> & { threadName: string };
+// Node 20 leaves every thread named "node": naming this one lets `top -H`, /proc and the benchmark
+// (bench/store-thread.ts) tell the store's CPU from the event loop's. Linux only; harmless elsewhere.
+try {
+  writeFileSync('/proc/thread-self/comm', threadName);
+} catch {
+  // not Linux, or /proc not mounted
+}
 let outbox: WireEntry[] = [];
 const send = (entry: WireEntry) => {
   if (outbox.length === 0) setImmediate(flushOutbox);
@@ -26,7 +35,7 @@ function flushOutbox(): void {
 let store: Store;
 try {
   store = createSqliteStore({
-    ...(workerData as Omit<SqliteStoreOptions, 'onCheckpointFailure'>),
+    ...engineOptions,
     onCheckpointFailure: (detail) => send({ checkpointFailure: detail }),
   });
 } catch (error) {

@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { StoreUnavailableError } from '../errors.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
 import type { Store } from './types.js';
-import { FORWARDED_METHODS, fromWireError, type ForwardedMethod, type WireCall, type WireEntry, type WireError } from './sqlite-thread-wire.js';
+import { FORWARDED_METHODS, WIRE_ARGS, fromWireError, type ForwardedMethod, type WireCall, type WireEntry, type WireError } from './sqlite-thread-wire.js';
 
 /** The worker's thread name, as /proc/<pid>/task/<tid>/comm shows it (the benchmark reads its CPU there). */
 export const STORE_THREAD_NAME = 'sqlite-store';
@@ -36,7 +36,7 @@ export const threadInternals = new WeakMap<Store, { worker: Worker; readonly mes
  */
 export async function createThreadedSqliteStore(options: ThreadedSqliteStoreOptions): Promise<Store> {
   const { onCheckpointFailure, onThreadFailure, ...threadOptions } = options;
-  const worker = startWorker(threadOptions);
+  const worker = startWorker({ ...threadOptions, threadName: STORE_THREAD_NAME });
   const work = new EventEmitter();
   const waiting = new Map<number, { resolve: (result: unknown) => void; reject: (error: unknown) => void }>();
   let queued: WireCall[] = [];
@@ -59,14 +59,29 @@ export async function createThreadedSqliteStore(options: ThreadedSqliteStoreOpti
     const calls = queued;
     queued = [];
     messagesSent += 1;
-    worker.postMessage(close === undefined ? { calls } : { calls, close });
+    try {
+      worker.postMessage(close === undefined ? { calls } : { calls, close });
+    } catch (error) {
+      // A value the clone cannot take (too deep, a function): send the calls one by one, and answer
+      // the ones that cannot cross with the error rather than leave them waiting for ever.
+      for (const call of calls) {
+        try {
+          worker.postMessage({ calls: [call] });
+        } catch {
+          const caller = waiting.get(call.id);
+          waiting.delete(call.id);
+          caller?.reject(new StoreUnavailableError(error));
+        }
+      }
+      if (close !== undefined) worker.postMessage({ calls: [], close });
+    }
   };
   const send = (method: ForwardedMethod, args: unknown[]): Promise<unknown> => {
     if (gone) return Promise.reject(gone);
     const id = nextId++;
     return new Promise((resolve, reject) => {
       waiting.set(id, { resolve, reject });
-      queued.push({ id, method, args });
+      queued.push({ id, method, args: WIRE_ARGS[method]?.(args) ?? args });
       if (!flushScheduled) {
         flushScheduled = true;
         setImmediate(flush);

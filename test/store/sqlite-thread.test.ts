@@ -84,6 +84,14 @@ describe('the SQLite store on its own thread', () => {
     await store.close();
   });
 
+  it('answers a call that cannot cross with the store-unavailable error, and the rest of its turn as usual', async () => {
+    const store = await createThreadedSqliteStore({ path: join(dir, 'uncloneable.db'), synchronous: 'full' });
+    const [bad, good] = await Promise.allSettled([store.getEvent((() => 'x') as unknown as string), accept(store)]);
+    expect(bad.status === 'rejected' && bad.reason).toBeInstanceOf(StoreUnavailableError);
+    expect(good.status === 'fulfilled' && good.value.outcome).toBe('accepted');
+    await store.close();
+  });
+
   it('brings the engine errors back with their class, SQLite code and message (a full store)', async () => {
     const store = await createThreadedSqliteStore({ path: join(dir, 'capped.db'), synchronous: 'normal', maxSizeBytes: 4 * MB, checkpointIntervalMs: 0 });
     let refusal: unknown;
