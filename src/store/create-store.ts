@@ -1,19 +1,24 @@
 import type { Logger } from 'pino';
 import { ConfigError } from '../errors.js';
-import { createSqliteStore } from './sqlite-store.js';
+import { createThreadedSqliteStore } from './sqlite-thread.js';
 import type { Store } from './types.js';
 
-/** `sqlite:<path>` (default, one process) or `postgres://...` (several replicas share it). */
+/**
+ * `sqlite:<path>` (default, one process) or `postgres://...` (several replicas share it). SQLite runs
+ * on its own thread (sqlite-thread.ts), so its commits and fsyncs stay off the event loop.
+ */
 export async function createStore(options: { url: string; synchronous: 'full' | 'normal'; checkpointIntervalMs?: number; maxSizeBytes?: number; queryTimeoutMs?: number; logger: Logger }): Promise<Store> {
   if (options.url.startsWith('sqlite:')) {
     const path = options.url.slice('sqlite:'.length);
     if (path === '') throw new ConfigError('STORE_URL', 'sqlite:<path to the database file>');
-    return createSqliteStore({
+    return createThreadedSqliteStore({
       path,
       synchronous: options.synchronous,
       ...(options.checkpointIntervalMs !== undefined ? { checkpointIntervalMs: options.checkpointIntervalMs } : {}),
       ...(options.maxSizeBytes !== undefined ? { maxSizeBytes: options.maxSizeBytes } : {}),
       onCheckpointFailure: (detail) => options.logger.warn({ detail }, 'WAL checkpoint thread failed; SQLite checkpoints in commits meanwhile'),
+      // No respawn: the store answers 503 and /readyz fails from then on, so a supervisor restarts the relay.
+      onThreadFailure: (detail) => options.logger.error({ detail }, 'SQLite store thread died; the relay is unready until restarted'),
     });
   }
   const { createPostgresStore } = await import('./postgres-store.js');

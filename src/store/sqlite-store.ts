@@ -9,6 +9,7 @@ import { SQLITE_MIGRATIONS } from './sqlite-schema.js';
 import { createCommitQueue, type PendingAccept } from './commit-queue.js';
 import { startCheckpointer, WAL_LIMIT_BYTES } from './sqlite-checkpointer.js';
 import { capDatabaseSize, roomUnderCap } from './sqlite-size-cap.js';
+import { createSpaceGuard, cutWalBack } from './sqlite-space-guard.js';
 import { cleanMapping, cleanNewEvent, cleanSettlements, withoutNul } from './text.js';
 import { DEFAULT_ROUTE, type AcceptResult, type ClaimedMessage, type Settlement, type Store } from './types.js';
 import { customerIdOfEvent } from './console-rows.js';
@@ -113,7 +114,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     group.map(({ input }) => {
       const { event } = input;
       const inserted = sql.insertEvent.run(
-        event.eventId, event.eventName, event.envelope, event.createdAt ?? null, event.receivedAt, input.held ? 'held' : input.mapping.status, input.payload, input.traceParent ?? null, customerIdOfEvent(event), input.route ?? null,
+        event.eventId, event.eventName, event.envelope, event.createdAt ?? null, event.receivedAt, input.held ? 'held' : input.mapping.status, input.payload, input.traceParent ?? null, input.customerId !== undefined ? input.customerId : customerIdOfEvent(event), input.route ?? null,
       );
       if (inserted.changes === 0) return { outcome: 'duplicate' };
       if (input.held) return { outcome: 'accepted', skippedProfiles: 0 };
@@ -121,9 +122,11 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     }),
   );
 
+  const space = createSpaceGuard(db, options.path);
   const commits = createCommitQueue((group) => {
     let results: AcceptResult[];
     try {
+      space.beforeCommit();
       results = noteWrite(() => commitGroup(group));
     } catch (error) {
       for (const pending of group) pending.reject(new StoreUnavailableError(error));
@@ -358,6 +361,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         }
         // The last commit failed (a full disk, an I/O error): only a real commit can tell when
         // it would succeed again. One small row: it needs a page of WAL, not the space a batch does.
+        // First give back what the WAL holds past its bound, if it can be checkpointed now.
+        if (options.path !== ':memory:') cutWalBack(db, options.path);
         noteWrite(() => sql.probe.run(Date.now()));
       });
     },

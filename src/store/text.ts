@@ -27,6 +27,7 @@ export function cleanNewEvent(input: NewEvent): NewEvent {
     event: { ...event, eventId: withoutNul(event.eventId), eventName: withoutNul(event.eventName) },
     payload: withoutNul(input.payload),
     ...(input.traceParent !== undefined ? { traceParent: withoutNul(input.traceParent) } : {}),
+    ...(typeof input.customerId === 'string' ? { customerId: withoutNul(input.customerId) } : {}),
     mapping: cleanMapping(input.mapping),
   };
 }

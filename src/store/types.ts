@@ -38,6 +38,11 @@ export interface NewEvent {
   held?: boolean;
   /** The intake span as a W3C traceparent, when tracing is on (src/tracing/). */
   traceParent?: string;
+  /**
+   * The console's customer id of the event, when the caller worked it out already (the SQLite
+   * thread's proxy does, so the parsed body need not cross to the thread). Unset: read from `event`.
+   */
+  customerId?: string | null;
 }
 
 export type AcceptResult = { outcome: 'accepted'; skippedProfiles: number } | { outcome: 'duplicate' };
