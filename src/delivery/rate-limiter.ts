@@ -74,20 +74,13 @@ export function createRateLimiter(options: {
 
   const permitFor = (entry: { at: number; messages: number }): Permit => ({
     resize(messages) {
-      const kept = Math.max(0, Math.min(messages, entry.messages));
       const index = sent.indexOf(entry, head);
-      if (index >= 0) {
-        sent.splice(index, 1);
-        messagesInWindow -= entry.messages;
-      }
-      if (kept === 0) return;
-      // Counted from now, when the request goes, not from the admission before the claim: a slow
-      // claim must not let this request and one admitted a second later reach Adobe in one window.
-      // Every entry was stamped at or before now, so the window stays oldest first.
-      entry.at = now();
+      if (index < 0) return; // already slid out of the window
+      const kept = Math.max(0, Math.min(messages, entry.messages));
+      messagesInWindow -= entry.messages - kept;
       entry.messages = kept;
-      sent.push(entry);
-      messagesInWindow += kept;
+      // Taken back unsent: no request either.
+      if (kept === 0) sent.splice(index, 1);
     },
   });
 
