@@ -14,8 +14,8 @@ const read = (file: string) => readFileSync(join(root, file), 'utf8');
 describe('the relay runs with the same Node flags everywhere', () => {
   const flags = relayNodeFlags(root);
 
-  it('package.json starts the relay with a small heap limit (a lower heap growing factor)', () => {
-    expect(flags).toContain('--max-old-space-size=256');
+  it('package.json starts the relay with a smaller young generation and a small heap limit', () => {
+    expect(flags).toEqual(['--max-semi-space-size=8', '--max-old-space-size=256']);
   });
 
   it("the Dockerfile's CMD runs what npm start runs", () => {
