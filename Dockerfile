@@ -61,4 +61,4 @@ HEALTHCHECK --interval=30s --timeout=5s --retries=3 \
 # container a stop timeout above that (`docker stop -t 20`, compose `stop_grace_period: 20s`).
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["node", "dist/src/server.js"]
+CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=256", "dist/src/server.js"]

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { relayNodeFlags } from '../support/relay-node-flags.js';
 import { ROOT } from './samples.js';
 
 export interface ServerProcess {
@@ -121,9 +122,10 @@ export function relayEnv(o: RelayEnvOptions): Record<string, string> {
   };
 }
 
+/** The relay as `npm start` runs it (its Node flags from package.json), plus `nodeArgs` (profiling). */
 export function startRelay(env: Record<string, string>, nodeArgs: string[] = []): Promise<ServerProcess> {
   return startServer('relay', distScript('src/server.js'), env, {
-    nodeArgs,
+    nodeArgs: [...relayNodeFlags(), ...nodeArgs],
     ready: (line) => typeof line['msg'] === 'string' && line['msg'].startsWith('relay listening'),
   });
 }

@@ -230,17 +230,27 @@ export function createDeliveryWorker(deps: {
         await timer.sleep(lingerLeft, stopping.signal);
         continue;
       }
+      // Admission first, then the claim: a batch claimed before the rate limiter admits it waits in
+      // memory, long enough to be promoted to V8's old generation (the capped drain's peak RSS).
+      // The permit is for a full batch; it shrinks to what the claim returned.
+      const permit = await rateLimiter.acquire(options.batchMaxMessages, stopping.signal);
+      if (!running) {
+        permit?.resize(0);
+        break;
+      }
       let claimed: ClaimedMessage[];
       const claimedAt = now();
       try {
         claimed = await store.claimDue({ owner: options.owner, now: claimedAt, leaseMs: options.leaseMs, limit: options.batchMaxMessages, ...(options.route !== undefined ? { route: options.route } : {}) });
       } catch (error) {
+        permit?.resize(0);
         log.warn({ err: error }, 'could not claim messages from the store; retrying');
         await waker.wait(options.pollIntervalMs);
         continue;
       }
       if (claimed.length < options.batchMaxMessages) shallowUntil = timer.now() + options.lingerMs;
       if (claimed.length === 0) {
+        permit?.resize(0);
         await idle();
         continue;
       }
@@ -250,9 +260,12 @@ export function createDeliveryWorker(deps: {
         for (let i = 0; i < batches.length; i += 1) {
           const batch = batches[i]!;
           try {
-            if (running) await rateLimiter.acquire(batch.length, lease.signal);
+            // The first batch goes on the permit taken before the claim; one split off by size waits its turn.
+            if (i === 0) permit?.resize(batch.length);
+            else if (running) await rateLimiter.acquire(batch.length, lease.signal);
             // Stopping, out of lease time, or the circuit opened: give the rest back unsent, no attempt counted.
             if (!running || lease.signal.aborted || !circuitBreaker.begin()) {
+              if (i === 0) permit?.resize(0);
               if (running && lease.signal.aborted) {
                 log.warn({ messages: batches.slice(i).flat().length, leaseMs: options.leaseMs }, 'lease ran out waiting for the rate limiter: messages given back unsent (DELIVERY_LEASE_MS too short for the rate caps?)');
               }

@@ -9,9 +9,11 @@
 export interface RateLimiter {
   /**
    * Resolves when one request carrying `messages` messages may be sent. Resolves early, taking
-   * nothing, when `signal` aborts: the caller must check the signal before sending.
+   * nothing, when `signal` aborts: the caller must check the signal before sending. The permit lets
+   * a caller that acquired before knowing its request's size (the delivery worker acquires for a
+   * full batch, then claims) count what it really sends; a fake limiter may answer undefined.
    */
-  acquire(messages: number, signal?: AbortSignal): Promise<void>;
+  acquire(messages: number, signal?: AbortSignal): Promise<Permit | undefined>;
   /** Adobe answered 429: halve the rate, and pause everyone for `retryAfterMs` when Adobe said so. */
   onThrottled(retryAfterMs?: number): void;
   onSuccess(): void;
@@ -21,10 +23,22 @@ export interface RateLimiter {
   readonly factor: number;
 }
 
+/** One admitted request in the window. */
+export interface Permit {
+  /** The request carries `messages` (at most what was acquired); 0 takes the request back unsent. */
+  resize(messages: number): void;
+}
+
 const WINDOW_MS = 1_000;
 const MIN_FACTOR = 0.02;
 
-export function createRateLimiter(options: { requestsPerSecond: number; messagesPerSecond: number; now?: () => number }): RateLimiter {
+export function createRateLimiter(options: {
+  requestsPerSecond: number;
+  messagesPerSecond: number;
+  now?: () => number;
+  /** Its waits (tests pass the delivery worker's manual timer, with `now` from the same clock). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}): RateLimiter {
   const now = options.now ?? (() => performance.now());
   let factor = 1;
   let pausedUntil = -Infinity;
@@ -58,9 +72,21 @@ export function createRateLimiter(options: { requestsPerSecond: number; messages
       signal?.addEventListener('abort', done, { once: true });
     });
 
-  const take = async (count: number, signal?: AbortSignal) => {
+  const permitFor = (entry: { at: number; messages: number }): Permit => ({
+    resize(messages) {
+      const index = sent.indexOf(entry, head);
+      if (index < 0) return; // already slid out of the window
+      const kept = Math.max(0, Math.min(messages, entry.messages));
+      messagesInWindow -= entry.messages - kept;
+      entry.messages = kept;
+      // Taken back unsent: no request either.
+      if (kept === 0) sent.splice(index, 1);
+    },
+  });
+
+  const take = async (count: number, signal?: AbortSignal): Promise<Permit | undefined> => {
     for (;;) {
-      if (signal?.aborted) return;
+      if (signal?.aborted) return undefined;
       const t = now();
       prune(t);
       const maxRequests = Math.max(1, Math.floor(options.requestsPerSecond * factor));
@@ -69,9 +95,10 @@ export function createRateLimiter(options: { requestsPerSecond: number; messages
       // A request bigger than the whole allowance goes alone, in a window empty of other messages.
       const target = count > maxMessages ? 0 : maxMessages - count;
       if (t >= pausedUntil && inWindow < maxRequests && messagesInWindow <= target) {
-        sent.push({ at: t, messages: count });
+        const entry = { at: t, messages: count };
+        sent.push(entry);
         messagesInWindow += count;
-        return;
+        return permitFor(entry);
       }
       // Wait until enough of the window has slid past (or the pause is over).
       let until = Math.max(t, pausedUntil);
@@ -81,7 +108,7 @@ export function createRateLimiter(options: { requestsPerSecond: number; messages
         remaining -= sent[i]!.messages;
         until = Math.max(until, sent[i]!.at + WINDOW_MS);
       }
-      await waitFor(Math.max(1, Math.ceil(until - t)), signal);
+      await (options.sleep ?? waitFor)(Math.max(1, Math.ceil(until - t)), signal);
     }
   };
 
@@ -89,13 +116,16 @@ export function createRateLimiter(options: { requestsPerSecond: number; messages
     acquire(count, signal) {
       // Serialize waiters so concurrent lanes are served in order and never overdraw together.
       const turn = chain.then(() => take(count, signal));
-      chain = turn.catch(() => undefined);
+      chain = turn.then(
+        () => undefined,
+        () => undefined,
+      );
       if (!signal) return turn;
       // A caller still queued behind others gets its answer when it aborts, not when its turn comes
       // (its turn then takes nothing): its lease deadline must not wait on other lanes' waits.
-      return new Promise<void>((resolve, reject) => {
-        const onAbort = () => resolve();
-        if (signal.aborted) return resolve();
+      return new Promise<Permit | undefined>((resolve, reject) => {
+        const onAbort = () => resolve(undefined);
+        if (signal.aborted) return resolve(undefined);
         signal.addEventListener('abort', onAbort, { once: true });
         turn.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
       });

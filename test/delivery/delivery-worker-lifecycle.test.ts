@@ -95,35 +95,72 @@ describe('delivery worker: leases', () => {
     expect(await h.messageOf(id)).toMatchObject({ attempts: 2 });
   });
 
-  it('waiting on the rate limiter past the lease: the messages are released unsent before the lease runs out', async () => {
+  it('a batch split off by size waiting on the rate limiter past the lease: released unsent before the lease runs out', async () => {
     const timer = new ManualTimer(T0);
-    const id = await h.accept();
+    const first = await h.accept();
+    const second = await h.accept();
     let waits = 0;
     const limiter: RateLimiter = {
+      // The first wait admits the claim (and its first batch); the second, for the batch split off
+      // by size, lasts until the lease's deadline aborts it.
       acquire: (_n, signal) =>
-        new Promise<void>((resolve) => {
+        new Promise<undefined>((resolve) => {
           waits += 1;
-          if (waits > 1) return resolve();
-          signal?.addEventListener('abort', () => resolve(), { once: true });
+          if (waits !== 2) return resolve(undefined);
+          signal?.addEventListener('abort', () => resolve(undefined), { once: true });
         }),
       onThrottled: () => undefined,
       onSuccess: () => undefined,
       pausedMs: () => 0,
       factor: 1,
     };
-    h.startWorker({ rateLimiter: limiter, options: { leaseMs: 1_000 }, now: () => timer.now(), timer });
-    await waitFor(() => waits === 1, { what: 'the batch waiting on the rate limiter' });
+    // One message per request: two batches from one claim.
+    h.startWorker({ rateLimiter: limiter, options: { leaseMs: 1_000, batchMaxBytes: 1 }, now: () => timer.now(), timer });
+    await h.settledWith(first, (m) => m.state === 'delivered', 'the first batch delivered');
+    await waitFor(() => waits === 2, { what: 'the second batch waiting on the rate limiter' });
     // One ms short of the lease's end: released (due at once), claimed again and sent, time standing still.
     timer.advance(999);
-    await h.settledWith(id, (m) => m.state === 'delivered', 'delivered after the release');
-    expect(waits).toBe(2);
+    await h.settledWith(second, (m) => m.state === 'delivered', 'delivered after the release');
+    expect(h.sink.sends.map((send) => send.ids.length)).toEqual([1, 1]);
+    expect(await h.messageOf(first)).toMatchObject({ attempts: 1 });
+    expect(await h.messageOf(second)).toMatchObject({ attempts: 1 });
+  });
+
+  it('claims only once the rate limiter admits a batch, so no claimed message waits on it in memory', async () => {
+    const id = await h.accept();
+    const acquired: number[] = [];
+    const resized: number[] = [];
+    let admit: () => void = () => undefined;
+    const limiter: RateLimiter = {
+      acquire: (messages) =>
+        new Promise((resolve) => {
+          acquired.push(messages);
+          const permit = { resize: (n: number) => void resized.push(n) };
+          if (acquired.length === 1) admit = () => resolve(permit);
+          else resolve(permit);
+        }),
+      onThrottled: () => undefined,
+      onSuccess: () => undefined,
+      pausedMs: () => 0,
+      factor: 1,
+    };
+    const claims = vi.spyOn(h.store, 'claimDue');
+    h.startWorker({ rateLimiter: limiter, options: { batchMaxMessages: 10 } });
+    await waitFor(() => acquired.length === 1, { what: 'the lane asking the rate limiter' });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(claims).not.toHaveBeenCalled();
+    expect(await h.messageOf(id)).toMatchObject({ state: 'pending', attempts: 0 });
+    admit();
+    await h.settledWith(id, (m) => m.state === 'delivered', 'delivered once admitted');
+    // Admitted for a full batch, counted as the one message the claim found.
+    expect(acquired[0]).toBe(10);
+    expect(resized[0]).toBe(1);
     expect(h.sink.sends).toHaveLength(1);
-    expect(await h.messageOf(id)).toMatchObject({ attempts: 1 });
   });
 
   it('a Retry-After holds back the other lanes too (real rate limiter)', async () => {
     const timer = new ManualTimer(T0);
-    const rateLimiter = createRateLimiter({ requestsPerSecond: 1_000, messagesPerSecond: 10_000, now: () => timer.now() });
+    const rateLimiter = createRateLimiter({ requestsPerSecond: 1_000, messagesPerSecond: 10_000, now: () => timer.now(), sleep: (ms, signal) => timer.sleep(ms, signal) });
     const first = await h.accept();
     const sentAt: number[] = [];
     h.sink.otherwise((batch, signal) => {

@@ -101,6 +101,23 @@ describe('rate limiter', () => {
     expect(busiestWindow(recovered).requests).toBe(40);
   });
 
+  it('a permit shrunk to what was claimed frees the rest of the window at once; shrunk to 0, the request too', async () => {
+    const limiter = createRateLimiter({ requestsPerSecond: 2, messagesPerSecond: 1_000, now });
+    const permit = await limiter.acquire(1_000);
+    permit!.resize(100);
+    const granted: number[] = [];
+    const start = Date.now();
+    const next = limiter.acquire(900).then((p) => (granted.push(Date.now() - start), p));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(granted).toEqual([0]);
+    // Two requests in the window: a third waits, unless one of them is taken back unsent.
+    (await next)!.resize(0);
+    const third = limiter.acquire(1).then(() => granted.push(Date.now() - start));
+    await vi.advanceTimersByTimeAsync(0);
+    await third;
+    expect(granted).toEqual([0, 0]);
+  });
+
   it('counts the 429s of one burst (several lanes, one window) as one signal', () => {
     const limiter = createRateLimiter({ requestsPerSecond: 1_000, messagesPerSecond: 10_000, now });
     for (let i = 0; i < 4; i += 1) limiter.onThrottled();

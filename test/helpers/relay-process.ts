@@ -1,6 +1,7 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { relayNodeFlags } from '../../support/relay-node-flags.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const entry = join(root, 'dist', 'src', 'server.js');
@@ -34,12 +35,12 @@ export interface RelayProcess {
 }
 
 /**
- * Starts the built relay (`node dist/src/server.js`, exactly what `npm start` runs) as a real
+ * Starts the built relay (`node <flags> dist/src/server.js`, exactly what `npm start` runs) as a real
  * process on a free port, and resolves once it logs that it is listening.
  */
 export async function startRelay(env: Record<string, string>, options: { timeoutMs?: number } = {}): Promise<RelayProcess> {
   ensureBuilt();
-  const child = spawn(process.execPath, [entry], {
+  const child = spawn(process.execPath, [...relayNodeFlags(), entry], {
     env: { PATH: process.env['PATH'] ?? '', PORT: '0', OPS_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
