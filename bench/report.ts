@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { profileMarkdown } from './profile-summary.js';
 import { measuredBullets, postgresMarkdown, stallMarkdown, table } from './report-sections.js';
 import { memoryRows, summaryRows, type Results } from './report-targets.js';
+import { relayNodeFlags } from '../support/relay-node-flags.js';
 import { ROOT } from './samples.js';
 import { fmt } from './stats.js';
 
@@ -38,7 +39,7 @@ export function markdown(r: Results): string {
   out.push('', '## How it is measured', '');
   out.push(
     [
-      '- The relay runs as a real process (`node dist/src/server.js`) with its production defaults: SQLite store on a fresh file with `STORE_SYNCHRONOUS=full` (every acknowledged webhook is fsynced), ' +
+      `- The relay runs as a real process (\`node ${relayNodeFlags().join(' ')} dist/src/server.js\`, what \`npm start\` runs) with its production defaults: SQLite store on a fresh file with \`STORE_SYNCHRONOUS=full\` (every acknowledged webhook is fsynced) on its own thread, ` +
         'rate limit on, `LOG_LEVEL=info`, delivery running to a fake Adobe (bench/fake-adobe-fast.ts: IMS token, then 207 with one `xactionId` per message, counting messages without parsing) over HTTP on 127.0.0.1. ' +
         'Only the ExperienceEvent dataset is configured, so one webhook is one message.',
       '- Bodies are the Capillary samples of test/fixtures/capillary (0.7–1.2 KB), in turn, each with a unique `eventId`.',
