@@ -8,6 +8,8 @@
 export interface ChunkSizer {
   /** Rows for the next chunk. */
   readonly rows: number;
+  /** How long the last chunk took, ms. */
+  readonly lastMs: number;
   /** Runs one chunk and sizes the next from how long it took. */
   time<T>(chunk: (rows: number) => T): T;
 }
@@ -23,14 +25,19 @@ export function createChunkSizer(options: { targetMs?: number; minRows?: number;
   const now = options.now ?? (() => performance.now());
   // Start small: the first chunk of a job on an unknown table must not be the one that stalls.
   let rows = Math.max(minRows, Math.min(maxRows, 100));
+  let lastMs = 0;
   return {
     get rows() {
       return rows;
+    },
+    get lastMs() {
+      return lastMs;
     },
     time(chunk) {
       const started = now();
       const result = chunk(rows);
       const took = Math.max(now() - started, 0.01);
+      lastMs = took;
       // Proportional, growing at most twofold a chunk so one lucky fast chunk cannot overshoot.
       rows = Math.round(Math.max(minRows, Math.min(maxRows, rows * 2, (rows * targetMs) / took)));
       return result;
