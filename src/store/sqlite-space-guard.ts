@@ -1,7 +1,7 @@
 import { statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
-import { WAL_LIMIT_BYTES } from './sqlite-checkpointer.js';
+import { LOW_ROOM_BYTES, WAL_LIMIT_BYTES } from './sqlite-checkpointer.js';
 
 /** Below this much free next to the database, new webhooks are refused (README "Disk space"). */
 export const REFUSE_BELOW_FREE_BYTES = 1024 * 1024;
@@ -15,11 +15,11 @@ const CHECK_EVERY_MS = 100;
  *   file and give the WAL's space back. Without it, commits arriving back to back (the store's own
  *   thread commits the moment the last commit ends) fill the space an operator just freed before the
  *   WAL is cut back, and the store stays full (test/process/disk-full.test.ts failed 1 run in 11).
- * - A WAL past its bound is cut back (TRUNCATE) here, between two commits, by the connection that
- *   writes: the checkpoint thread does the same, but under back-to-back commits it seldom gets the
- *   write lock in time.
+ * - When room runs low, a WAL past its bound is cut back (TRUNCATE) here, between two commits, by the
+ *   connection that writes: the checkpoint thread does the same, but under back-to-back commits it
+ *   seldom gets the write lock in time.
  */
-export function createSpaceGuard(db: Database.Database, path: string) {
+export function createSpaceGuard(db: Database.Database, path: string, roomUnderCap?: () => number) {
   if (path === ':memory:') return { beforeCommit: () => undefined };
   let checkedAt = 0;
   let free = Infinity;
@@ -30,7 +30,10 @@ export function createSpaceGuard(db: Database.Database, path: string) {
         checkedAt = now;
         const fs = statfsSync(dirname(path));
         free = fs.bavail * fs.bsize;
-        cutWalBack(db, path);
+        // Only when room runs low: a TRUNCATE checkpoint on the writer copies the whole WAL into the
+        // database file and fsyncs it while every webhook commit waits; with room to spare the
+        // checkpoint thread's PASSIVE checkpoints keep the WAL near its bound without blocking.
+        if (Math.min(free, roomUnderCap?.() ?? Infinity) < LOW_ROOM_BYTES) cutWalBack(db, path);
       }
       if (free < REFUSE_BELOW_FREE_BYTES) {
         throw Object.assign(new Error(`${free} bytes free next to the database; new events need ${REFUSE_BELOW_FREE_BYTES}`), { code: 'SQLITE_FULL' });

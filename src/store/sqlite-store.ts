@@ -122,7 +122,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     }),
   );
 
-  const space = createSpaceGuard(db, options.path);
+  const space = createSpaceGuard(db, options.path, maxPageCount === undefined ? undefined : () => roomUnderCap(db));
   const commits = createCommitQueue((group) => {
     let results: AcceptResult[];
     try {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -34,5 +34,48 @@ describe('WAL checkpoints on their own thread', () => {
     await checkpointer.stop();
     await checkpointer.stop(); // twice is harmless
     db.close();
+  });
+
+  describe('a WAL past its bound', () => {
+    const LIMIT = 64 * 1024;
+    /** A database whose WAL holds about `walBytes` the thread has not checkpointed yet. */
+    const walOf = (name: string, walBytes: number) => {
+      const path = join(dir, `${name}.db`);
+      const db = new Database(path);
+      db.pragma('journal_mode = WAL');
+      db.pragma('wal_autocheckpoint = 0');
+      db.exec('CREATE TABLE t (v TEXT)');
+      const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+      db.transaction(() => {
+        for (let i = 0; i < walBytes / 1000; i += 1) insert.run('x'.repeat(900));
+      })();
+      return { db, walSize: () => statSync(`${path}-wal`).size, path };
+    };
+
+    it('with room to spare, is checkpointed PASSIVE (no commit blocked) and keeps its file until it starts over', async () => {
+      const { db, walSize, path } = walOf('roomy', 2 * LIMIT);
+      const checkpointer = startCheckpointer(path, { intervalMs: 1000, walLimitBytes: LIMIT, lowRoomBytes: 0 }, () => undefined);
+      await waitFor(() => checkpointer.runs >= 3, { what: 'three guard checkpoints' });
+      // TRUNCATE would have cut it to zero; PASSIVE copied its frames and left the file.
+      expect(walSize()).toBeGreaterThan(LIMIT);
+      await checkpointer.stop();
+      db.close();
+    });
+
+    it('past four times its bound, is cut back to zero (a steady writer never lets it start over)', async () => {
+      const { db, walSize, path } = walOf('big', 6 * LIMIT);
+      const checkpointer = startCheckpointer(path, { intervalMs: 1000, walLimitBytes: LIMIT, lowRoomBytes: 0 }, () => undefined);
+      await waitFor(() => walSize() === 0, { what: 'the WAL truncated' });
+      await checkpointer.stop();
+      db.close();
+    });
+
+    it('when room runs low, is cut back to zero at once', async () => {
+      const { db, walSize, path } = walOf('tight', 2 * LIMIT);
+      const checkpointer = startCheckpointer(path, { intervalMs: 1000, walLimitBytes: LIMIT, lowRoomBytes: Number.MAX_SAFE_INTEGER }, () => undefined);
+      await waitFor(() => walSize() === 0, { what: 'the WAL truncated' });
+      await checkpointer.stop();
+      db.close();
+    });
   });
 });
