@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from './context.js';
 import { relayEnv, startRelay } from './processes.js';
@@ -11,15 +11,27 @@ import { runWrk, type WrkResult } from './wrk.js';
 export const PROFILE_DIR = join(ROOT, 'dist', 'bench-profiles');
 
 export interface ProfileResult {
-  ingest: { summary: ProfileSummary; wrk: WrkResult };
+  /** `store`: the SQLite store's thread during the same run (its own .cpuprofile). */
+  ingest: { summary: ProfileSummary; wrk: WrkResult; store?: ProfileSummary };
   ingestNormal: { summary: ProfileSummary; wrk: WrkResult };
   drain: { summary: ProfileSummary; messages: number; seconds: number } | undefined;
 }
 
-function profiledFile(dir: string): string {
-  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-  if (!file) throw new Error(`bench: no .cpuprofile written in ${dir}`);
-  return join(dir, file);
+/**
+ * Node writes one profile per thread, named CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile:
+ * thread 0 is the event loop. Of the others, the store's thread is the busiest by far (the WAL
+ * checkpoint thread wakes once a second), so it is the largest file.
+ */
+function profiledFile(dir: string, thread: 'main' | 'store' = 'main'): string | undefined {
+  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+  const threadOf = (f: string) => f.split('.').at(-3);
+  if (thread === 'main') {
+    const file = files.find((f) => threadOf(f) === '0');
+    if (!file) throw new Error(`bench: no .cpuprofile of the main thread written in ${dir}`);
+    return join(dir, file);
+  }
+  const workers = files.filter((f) => threadOf(f) !== '0').map((f) => join(dir, f));
+  return workers.sort((a, b) => statSync(b).size - statSync(a).size)[0];
 }
 
 /**
@@ -31,7 +43,7 @@ export async function profilePhase(ctx: Context, drainStoreDir: string | undefin
   const profiled = (name: string) => {
     const dir = join(PROFILE_DIR, name);
     mkdirSync(dir, { recursive: true });
-    return { dir, args: ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `${name}.cpuprofile`] };
+    return { dir, args: ['--cpu-prof', '--cpu-prof-dir', dir] };
   };
 
   const ingestProf = profiled('ingest');
@@ -47,7 +59,12 @@ export async function profilePhase(ctx: Context, drainStoreDir: string | undefin
     await relay.stop();
     rmSync(storeDir, { recursive: true, force: true });
   }
-  const ingest = { summary: summarizeProfile(profiledFile(ingestProf.dir), 25, startupMs), wrk };
+  const storeFile = profiledFile(ingestProf.dir, 'store');
+  const ingest = {
+    summary: summarizeProfile(profiledFile(ingestProf.dir)!, 25, startupMs),
+    wrk,
+    ...(storeFile ? { store: summarizeProfile(storeFile, 25, startupMs) } : {}),
+  };
   ctx.log(`  profile ingest: ${Math.round(wrk.rps)} req/s under --cpu-prof; main thread idle ${(ingest.summary.idleShare * 100).toFixed(0)}%`);
 
   // The same with STORE_SYNCHRONOUS=normal: what is left when commits do not wait for fsync.
@@ -64,7 +81,7 @@ export async function profilePhase(ctx: Context, drainStoreDir: string | undefin
     await nr.stop();
     rmSync(normalDir, { recursive: true, force: true });
   }
-  const ingestNormal = { summary: summarizeProfile(profiledFile(normalProf.dir), 25, normalStartupMs), wrk: normalWrk };
+  const ingestNormal = { summary: summarizeProfile(profiledFile(normalProf.dir)!, 25, normalStartupMs), wrk: normalWrk };
   ctx.log(`  profile ingest, STORE_SYNCHRONOUS=normal: ${Math.round(normalWrk.rps)} req/s under --cpu-prof; main thread idle ${(ingestNormal.summary.idleShare * 100).toFixed(0)}%`);
 
   let drain: ProfileResult['drain'];
@@ -82,7 +99,7 @@ export async function profilePhase(ctx: Context, drainStoreDir: string | undefin
       rmSync(drainStoreDir, { recursive: true, force: true });
     }
     const s = ctx.dcs.stats();
-    drain = { summary: summarizeProfile(profiledFile(drainProf.dir), 25, drainStartupMs), messages: s.messages, seconds: ((s.lastMessageAt ?? started) - started) / 1000 };
+    drain = { summary: summarizeProfile(profiledFile(drainProf.dir)!, 25, drainStartupMs), messages: s.messages, seconds: ((s.lastMessageAt ?? started) - started) / 1000 };
     ctx.log(`  profile drain: ${s.messages} messages in ${drain.seconds.toFixed(1)} s under --cpu-prof; main thread idle ${(drain.summary.idleShare * 100).toFixed(0)}%`);
   }
   return { ingest, ingestNormal, drain };

@@ -186,11 +186,11 @@ export function summarizeProfile(file: string, top = 20, skipFirstMs = 0): Profi
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
-export function profileMarkdown(title: string, s: ProfileSummary, top = 15): string {
+export function profileMarkdown(title: string, s: ProfileSummary, top = 15, thread = 'main thread'): string {
   const lines = [
     `#### ${title}`,
     '',
-    `${(s.wallMs / 1000).toFixed(1)} s profiled, main thread not idle ${(s.busyMs / 1000).toFixed(1)} s (idle ${pct(s.idleShare)}); "not idle" includes time blocked in system calls such as fsync, which the profiler charges to the JS function that made the call. Shares are of that time.`,
+    `${(s.wallMs / 1000).toFixed(1)} s profiled, ${thread} not idle ${(s.busyMs / 1000).toFixed(1)} s (idle ${pct(s.idleShare)}); "not idle" includes time blocked in system calls such as fsync, which the profiler charges to the JS function that made the call. Shares are of that time.`,
     '',
     '| # | self time | share | function | where |',
     '| ---: | ---: | ---: | --- | --- |',
@@ -198,7 +198,7 @@ export function profileMarkdown(title: string, s: ProfileSummary, top = 15): str
     '',
     'By package (self time): ' + s.byGroup.slice(0, 12).map((g) => `${g.group} ${pct(g.share)}`).join(', ') + '.',
     '',
-    `Main-thread stalls (${STALL_MS} ms or more without a sample): ${s.stalls.count}, ${s.stalls.ms.toFixed(0)} ms in all (${pct(s.busyMs > 0 ? s.stalls.ms / s.busyMs : 0)}), longest ${s.stalls.longestMs.toFixed(0)} ms` +
+    `${thread[0]!.toUpperCase()}${thread.slice(1)} stalls (${STALL_MS} ms or more without a sample): ${s.stalls.count}, ${s.stalls.ms.toFixed(0)} ms in all (${pct(s.busyMs > 0 ? s.stalls.ms / s.busyMs : 0)}), longest ${s.stalls.longestMs.toFixed(0)} ms` +
       (s.stalls.at.length ? '; at ' + s.stalls.at.map((a) => `${a.where} ×${a.count} (${a.ms.toFixed(0)} ms)`).join(', ') : '') +
       '.',
     '',

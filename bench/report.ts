@@ -167,6 +167,7 @@ export function markdown(r: Results): string {
     out.push('', '### Profile data of this run', '');
     out.push(`\`node --cpu-prof\` on the relay process; files in dist/bench-profiles/ (open in Chrome DevTools). Summaries by bench/profile-summary.ts.`, '');
     out.push(profileMarkdown(`Ingest (wrk ${r.plan.ingest.connections} connections, ${fmt.int(r.profile.ingest.wrk.rps)} req/s while profiled)`, r.profile.ingest.summary));
+    if (r.profile.ingest.store) out.push(profileMarkdown('Ingest, the SQLite store\'s thread (same run)', r.profile.ingest.store, 15, 'store thread'));
     out.push(profileMarkdown(`Ingest with STORE_SYNCHRONOUS=normal (diagnostic; ${fmt.int(r.profile.ingestNormal.wrk.rps)} req/s while profiled)`, r.profile.ingestNormal.summary));
     if (r.profile.drain) {
       out.push(profileMarkdown(`Drain (${fmt.int(r.profile.drain.messages)} messages in ${r.profile.drain.seconds.toFixed(1)} s while profiled, production caps)`, r.profile.drain.summary));
