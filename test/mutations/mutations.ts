@@ -29,12 +29,17 @@ export const MUTATIONS: Mutation[] = [
     edits: [
       {
         file: 'src/adobe/dcs-client.ts',
-        find: '  async function sendItems(items: Item[], ctx: SendContext): Promise<void> {\n    if (items.length === 0) return;\n',
+        find: '    async send(batch, signal) {\n      if (batch.length === 0) return [];\n',
         replace:
-          '  async function sendItems(all: Item[], ctx: SendContext): Promise<void> {\n' +
-          "    for (const i of all) if (i.message.kind === 'profile') ctx.outcomes[i.index] = { id: i.message.id, outcome: 'delivered' };\n" +
-          "    const items = all.filter((i) => i.message.kind !== 'profile');\n" +
-          '    if (items.length === 0) return;\n',
+          '    async send(everything, signal) {\n' +
+          "      const skipped = everything.filter((m) => m.kind === 'profile').map((m) => ({ id: m.id, outcome: 'delivered' as const }));\n" +
+          "      const batch = everything.filter((m) => m.kind !== 'profile');\n" +
+          '      if (batch.length === 0) return skipped;\n',
+      },
+      {
+        file: 'src/adobe/dcs-client.ts',
+        find: '      return ctx.outcomes as MessageOutcome[];\n',
+        replace: '      return [...(ctx.outcomes as MessageOutcome[]), ...skipped];\n',
       },
     ],
     tests: ['test/adobe/aep-delivery.test.ts', 'test/process/crash-recovery.test.ts'],
