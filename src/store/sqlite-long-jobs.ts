@@ -90,30 +90,38 @@ export function createSqliteLongJobs(
     return { last: ids[ids.length - 1], replayed: sql.replayDead.run(now, json).changes };
   });
 
+  /**
+   * Runs a prune's `chunk` by keyset from `start` until a chunk comes back short, each chunk sized
+   * by time, without its fsync, and followed by a rest; returns how many rows it deleted.
+   */
+  const pruneInChunks = async <Row, Key>(start: Key, chunk: (after: Key, rows: number) => { seen: Row[]; deleted: number }, keyOf: (last: Row) => Key) => {
+    let deleted = 0;
+    const chunks = sizer();
+    for (let after = start; !stopped(); await restAfter(chunks)) {
+      const rows = chunks.rows;
+      const done = chunks.time((n) => options.withoutFsync(() => chunk(after, n)));
+      deleted += done.deleted;
+      const last = done.seen[done.seen.length - 1];
+      if (!last || done.seen.length < rows) break;
+      after = keyOf(last);
+    }
+    return deleted;
+  };
+
   // Each chunk reads and then writes: BEGIN IMMEDIATE takes the write lock first, so a checkpoint
   // between the read and the write cannot fail the chunk with SQLITE_BUSY (a stale read snapshot).
   return {
     async prune(olderThan: number) {
-      let messages = 0;
-      const messageChunks = sizer();
-      for (let at = -1, id = 0; !stopped(); await restAfter(messageChunks)) {
-        const rows = messageChunks.rows;
-        const { seen, deleted } = messageChunks.time((n) => options.withoutFsync(() => pruneMessagesChunk.immediate(olderThan, at, id, n)));
-        messages += deleted;
-        const last = seen[seen.length - 1];
-        if (!last || seen.length < rows) break;
-        [at, id] = [last.accepted_at, last.id];
-      }
-      let events = 0;
-      const eventChunks = sizer();
-      for (let at = -1, id = ''; !stopped(); await restAfter(eventChunks)) {
-        const rows = eventChunks.rows;
-        const { seen, deleted } = eventChunks.time((n) => options.withoutFsync(() => pruneEventsChunk.immediate(olderThan, at, id, n)));
-        events += deleted;
-        const last = seen[seen.length - 1];
-        if (!last || seen.length < rows) break;
-        [at, id] = [last.received_at, last.event_id];
-      }
+      const messages = await pruneInChunks<{ id: number; accepted_at: number }, [number, number]>(
+        [-1, 0],
+        ([at, id], rows) => pruneMessagesChunk.immediate(olderThan, at, id, rows),
+        (last) => [last.accepted_at, last.id],
+      );
+      const events = await pruneInChunks<{ event_id: string; received_at: number }, [number, string]>(
+        [-1, ''],
+        ([at, id], rows) => pruneEventsChunk.immediate(olderThan, at, id, rows),
+        (last) => [last.received_at, last.event_id],
+      );
       return { events, messages };
     },
 
