@@ -1,30 +1,33 @@
 import type { AcceptResult, NewEvent } from './types.js';
 
-export interface PendingAccept {
-  input: NewEvent;
-  resolve: (result: AcceptResult) => void;
+/** A call waiting for its turn's batch: its input, and how to answer it. */
+export interface Pending<I, R> {
+  input: I;
+  resolve: (result: R) => void;
   reject: (error: unknown) => void;
 }
 
+export type PendingAccept = Pending<NewEvent, AcceptResult>;
+
 /**
- * Group commit, shared by both stores: webhook commits that arrive in the same turn of the event
- * loop are handed to `commitGroup` together, so one transaction (one fsync) serves many events,
- * and each caller still resolves only once its own event is durable.
+ * Calls made in the same turn of the event loop, handed to `run` together on the next turn; `run`
+ * answers each one. The stores' group commit (one transaction, one fsync, for many webhooks) and
+ * the SQLite store's batched replays (turn-batch.ts) are both built on it.
  */
-export function createCommitQueue(commitGroup: (group: PendingAccept[]) => void) {
-  let queue: PendingAccept[] = [];
+export function createTurnQueue<I, R>(run: (group: Pending<I, R>[]) => void) {
+  let queue: Pending<I, R>[] = [];
   let scheduled = false;
 
   const flush = () => {
     scheduled = false;
     const group = queue;
     queue = [];
-    if (group.length > 0) commitGroup(group);
+    if (group.length > 0) run(group);
   };
 
   return {
-    enqueue(input: NewEvent): Promise<AcceptResult> {
-      return new Promise<AcceptResult>((resolve, reject) => {
+    enqueue(input: I): Promise<R> {
+      return new Promise<R>((resolve, reject) => {
         queue.push({ input, resolve, reject });
         if (!scheduled) {
           scheduled = true;
@@ -32,7 +35,14 @@ export function createCommitQueue(commitGroup: (group: PendingAccept[]) => void)
         }
       });
     },
-    /** Commits what is queued now (on close: those events were promised an answer). */
+    /** Runs what is queued now (on close: those callers were promised an answer). */
     flush,
   };
 }
+
+/**
+ * Group commit, shared by both stores: webhook commits that arrive in the same turn of the event
+ * loop are handed to `commitGroup` together, so one transaction (one fsync) serves many events,
+ * and each caller still resolves only once its own event is durable.
+ */
+export const createCommitQueue = (commitGroup: (group: PendingAccept[]) => void) => createTurnQueue<NewEvent, AcceptResult>(commitGroup);
