@@ -13,6 +13,19 @@ export const AEP = {
 } as const;
 
 /** Environment that points a relay at the fake IMS and DCS (v3 token endpoint, profile dataset, tenant). */
+/**
+ * Delivery settings that make the process tests' retries and batches quick (the defaults are sized
+ * for production: seconds of backoff, 200 ms of linger). Each test adds its own lease, batch size
+ * and concurrency.
+ */
+export const QUICK_DELIVERY_ENV = {
+  DELIVERY_LINGER_MS: '5',
+  DELIVERY_POLL_INTERVAL_MS: '50',
+  DELIVERY_REQUEST_TIMEOUT_MS: '500',
+  DELIVERY_RETRY_BASE_MS: '50',
+  DELIVERY_RETRY_MAX_MS: '1000',
+} as const;
+
 export function aepEnv(ims: FakeIms, dcs: FakeDcs, overrides: Record<string, string> = {}): Record<string, string> {
   return {
     AEP_INLET_URL: dcs.inletUrl(),

@@ -1,6 +1,6 @@
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aepEnv, xdmMessageValidator } from '../helpers/aep-relay.js';
+import { aepEnv, QUICK_DELIVERY_ENV, xdmMessageValidator } from '../helpers/aep-relay.js';
 import { startFakeDcs, startFakeIms, type DcsRequestRecord, type FakeDcs, type FakeIms } from '../helpers/fake-adobe.js';
 import { createTestDatabase } from '../helpers/postgres.js';
 import { ensureBuilt, startRelay, type RelayProcess } from '../helpers/relay-process.js';
@@ -61,14 +61,10 @@ describe('PostgreSQL behind a network blackhole', () => {
         CAPILLARY_AUTH_SECRETS: SECRET,
         STORE_URL: viaProxy.toString(),
         STORE_QUERY_TIMEOUT_MS: String(QUERY_TIMEOUT_MS),
+        ...QUICK_DELIVERY_ENV,
         DELIVERY_BATCH_MAX_MESSAGES: '20',
         DELIVERY_CONCURRENCY: String(DELIVERY_SLOTS),
-        DELIVERY_LINGER_MS: '5',
-        DELIVERY_POLL_INTERVAL_MS: '50',
-        DELIVERY_REQUEST_TIMEOUT_MS: '500',
         DELIVERY_LEASE_MS: '3000',
-        DELIVERY_RETRY_BASE_MS: '50',
-        DELIVERY_RETRY_MAX_MS: '1000',
       }),
     );
     dcs.setFault({ kind: 'slow', delayMs: 100 }); // batches in flight when the blackhole starts

@@ -1,6 +1,6 @@
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aepEnv, xdmMessageValidator } from '../helpers/aep-relay.js';
+import { aepEnv, QUICK_DELIVERY_ENV, xdmMessageValidator } from '../helpers/aep-relay.js';
 import { owedMessageKeys } from '../helpers/delivery-ledger.js';
 import { startFakeDcs, startFakeIms, type DcsRequestRecord, type FakeDcs, type FakeIms } from '../helpers/fake-adobe.js';
 import { scrapedValue } from '../helpers/metric-values.js';
@@ -58,16 +58,12 @@ describe('PostgreSQL restarts under a running relay', () => {
     const env = aepEnv(ims, dcs, {
       CAPILLARY_AUTH_SECRETS: SECRET,
       STORE_URL: await createDatabase(server.url),
+      ...QUICK_DELIVERY_ENV,
       DELIVERY_BATCH_MAX_MESSAGES: '20',
       DELIVERY_CONCURRENCY: String(CONCURRENCY),
-      DELIVERY_LINGER_MS: '5',
-      DELIVERY_POLL_INTERVAL_MS: '50',
-      DELIVERY_REQUEST_TIMEOUT_MS: '500',
       // The worker retries recording a batch's outcome until its lease nearly ends; an outage
       // longer than that (likely with this short lease) means the batch is sent again after it.
       DELIVERY_LEASE_MS: '2000',
-      DELIVERY_RETRY_BASE_MS: '50',
-      DELIVERY_RETRY_MAX_MS: '1000',
     });
     relay = await startRelay(env);
     // A slow inlet keeps batches in flight: some will be sent while PostgreSQL goes away.

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aepEnv, xdmMessageValidator } from '../helpers/aep-relay.js';
+import { aepEnv, QUICK_DELIVERY_ENV, xdmMessageValidator } from '../helpers/aep-relay.js';
 import { startFakeDcs, startFakeIms, type FakeDcs, type FakeIms } from '../helpers/fake-adobe.js';
 import { createTestDatabase } from '../helpers/postgres.js';
 import { ensureBuilt, startRelay, type RelayProcess } from '../helpers/relay-process.js';
@@ -104,16 +104,12 @@ beforeAll(async () => {
     CAPILLARY_AUTH_SECRETS: SECRET,
     ADMIN_TOKEN: ADMIN,
     STORE_URL: dbUrl,
+    ...QUICK_DELIVERY_ENV,
     DELIVERY_BATCH_MAX_MESSAGES: String(BATCH_MAX_MESSAGES),
     DELIVERY_CONCURRENCY: String(CONCURRENCY),
-    DELIVERY_LINGER_MS: '5',
-    DELIVERY_POLL_INTERVAL_MS: '50',
-    DELIVERY_REQUEST_TIMEOUT_MS: '500',
     // Short, so the killed replica's leases run out within the test; the worker aborts a send
     // shortly before its lease ends, so no live replica's lease ever expires under a request.
     DELIVERY_LEASE_MS: '2000',
-    DELIVERY_RETRY_BASE_MS: '50',
-    DELIVERY_RETRY_MAX_MS: '1000',
     CIRCUIT_OPEN_MS: '300',
     SHUTDOWN_GRACE_MS: '2000',
   });
