@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { startPostgresServer } from '../support/postgres-server.js';
-import { createPostgresStore } from '../src/store/postgres-store.js';
-import { createSqliteStore } from '../src/store/sqlite-store.js';
+import { createPostgresStore } from '../src/store/postgres/store.js';
+import { createSqliteStore } from '../src/store/sqlite/store.js';
 import type { Store } from '../src/store/types.js';
 import { eventIdOf, seedPostgres, seedSqlite, type SeedShape } from './console-seed.js';
 

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { request } from 'undici';
-import { SQLITE_MIGRATIONS } from '../src/store/sqlite-schema.js';
+import { SQLITE_MIGRATIONS } from '../src/store/sqlite/schema.js';
 import { startFastDcs, startFastIms } from './fake-adobe-fast.js';
 import { startLoadGen } from './load-gen-client.js';
 import { relayEnv, startRelay, startServer } from './processes.js';

@@ -4,7 +4,7 @@
  * transaction, prepared statements, no journal (a half-written file is thrown away anyway).
  */
 import Database from 'better-sqlite3';
-import { SQLITE_MIGRATIONS } from '../src/store/sqlite-schema.js';
+import { SQLITE_MIGRATIONS } from '../src/store/sqlite/schema.js';
 import { bodyOf, type SampleTemplate } from './samples.js';
 
 function migrated(path: string): Database.Database {

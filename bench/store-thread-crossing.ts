@@ -1,5 +1,5 @@
 /**
- * How a store call should cross to the SQLite store's thread (src/store/sqlite-thread-wire.ts):
+ * How a store call should cross to the SQLite store's thread (src/store/sqlite/thread-wire.ts):
  * the event loop's cost, per webhook, of sending one turn's 32 accepts as a structured clone or as a
  * JSON string, and of decoding the replies (claimed messages with their bodies; accept outcomes).
  * `npm run bench:store-crossing` (tsx, a few seconds).
@@ -10,7 +10,7 @@ import { mapEvent } from '../src/mapping/map-event.js';
 import { buildEvent } from '../test/helpers/capillary-fixtures.js';
 import { mappingOptions } from '../test/mapping/options.js';
 import { readFileSync } from 'node:fs';
-import { WIRE_ARGS } from '../src/store/sqlite-thread-wire.js';
+import { WIRE_ARGS } from '../src/store/sqlite/thread-wire.js';
 
 const payload = readFileSync(new URL('../test/fixtures/capillary/points-issued.json', import.meta.url), 'utf8');
 const make = (i: number) => {

@@ -10,7 +10,7 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { STORE_THREAD_NAME } from '../src/store/sqlite-thread.js';
+import { STORE_THREAD_NAME } from '../src/store/sqlite/thread.js';
 import { startFastDcs, startFastIms } from './fake-adobe-fast.js';
 import { relayEnv, sampleProcess, startRelay, startServer, type ServerProcess } from './processes.js';
 import { loadSamples } from './samples.js';

@@ -2,7 +2,7 @@ import type { DeadLetterView, EventState, QueueStats } from './types.js';
 
 /**
  * What the operator console (issue 14) asks of a store: searches, attempt histories and activity
- * counts. Both stores implement it (sqlite-console.ts, postgres-console.ts) over the same SQL
+ * counts. Both stores implement it (sqlite/console.ts, postgres/console.ts) over the same SQL
  * (console-sql.ts) and pass one contract (test/store/store-contract-console.ts).
  */
 

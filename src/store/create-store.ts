@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import { ConfigError } from '../errors.js';
-import { createThreadedSqliteStore } from './sqlite-thread.js';
+import { createThreadedSqliteStore } from './sqlite/thread.js';
 import type { Store } from './types.js';
 
 /**
  * `sqlite:<path>` (default, one process) or `postgres://...` (several replicas share it). SQLite runs
- * on its own thread (sqlite-thread.ts), so its commits and fsyncs stay off the event loop.
+ * on its own thread (sqlite/thread.ts), so its commits and fsyncs stay off the event loop.
  */
 export async function createStore(options: { url: string; synchronous: 'full' | 'normal'; checkpointIntervalMs?: number; maxSizeBytes?: number; queryTimeoutMs?: number; logger: Logger }): Promise<Store> {
   if (options.url.startsWith('sqlite:')) {
@@ -21,7 +21,7 @@ export async function createStore(options: { url: string; synchronous: 'full' | 
       onThreadFailure: (detail) => options.logger.error({ detail }, 'SQLite store thread died; the relay is unready until restarted'),
     });
   }
-  const { createPostgresStore } = await import('./postgres-store.js');
+  const { createPostgresStore } = await import('./postgres/store.js');
   return createPostgresStore({
     connectionString: options.url,
     logger: options.logger,

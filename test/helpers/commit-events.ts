@@ -1,9 +1,9 @@
 /**
- * Child process for test/store/sqlite-durability.test.ts: opens the SQLite store as the relay does
+ * Child process for test/store/sqlite/durability.test.ts: opens the SQLite store as the relay does
  * and commits `count` webhook events one at a time, so each is its own transaction (and, with
  * synchronous=FULL, its own fsync of the WAL). Usage: commit-events.ts <db path> <full|normal> <count>
  */
-import { createSqliteStore } from '../../src/store/sqlite-store.js';
+import { createSqliteStore } from '../../src/store/sqlite/store.js';
 
 const [path, synchronous, count] = process.argv.slice(2);
 if (!path || (synchronous !== 'full' && synchronous !== 'normal')) throw new Error('usage: commit-events.ts <db> <full|normal> <count>');

@@ -1,10 +1,10 @@
 /**
- * Child process for test/store/sqlite-durability.test.ts: stores `count` delivered events (in one
+ * Child process for test/store/sqlite/durability.test.ts: stores `count` delivered events (in one
  * group commit), then prints PRUNE and prunes them all. The test counts the WAL syncs after the
  * marker. Usage: prune-events.ts <db path> <count>
  */
 import { writeSync } from 'node:fs';
-import { createSqliteStore } from '../../src/store/sqlite-store.js';
+import { createSqliteStore } from '../../src/store/sqlite/store.js';
 
 const [path, count] = process.argv.slice(2);
 if (!path || !count) throw new Error('usage: prune-events.ts <db> <count>');

@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { startRetention } from '../../src/store/retention.js';
-import { createSqliteStore } from '../../src/store/sqlite-store.js';
+import { createSqliteStore } from '../../src/store/sqlite/store.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { capillaryEvent, mapped, outbound } from './store-contract.js';
 

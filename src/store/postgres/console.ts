@@ -11,13 +11,13 @@ import {
   searchEventsSql,
   type AttemptRow,
   type SearchRow,
-} from './console-sql.js';
-import { attemptsOf, toAttemptView, toEventSummary } from './console-rows.js';
-import { ATTEMPTS_KEPT_PER_MESSAGE, encodeCursor, type ConsoleQueries } from './console-types.js';
-import { mergeMinutes } from './sqlite-console.js';
-import { withoutNul } from './text.js';
-import type { Settlement } from './types.js';
-import { toDeadLetterView, type MessageRow } from './views.js';
+} from '../shared/console-sql.js';
+import { attemptsOf, toAttemptView, toEventSummary } from '../shared/console-rows.js';
+import { ATTEMPTS_KEPT_PER_MESSAGE, encodeCursor, type ConsoleQueries } from '../console-types.js';
+import { mergeMinutes } from '../sqlite/console.js';
+import { withoutNul } from '../shared/text.js';
+import type { Settlement } from '../types.js';
+import { toDeadLetterView, type MessageRow } from '../shared/views.js';
 
 const INSERT_ATTEMPTS = `INSERT INTO delivery_attempts (message_id, event_id, at, duration_ms, status, batch_size, outcome, xaction_id, error)
   SELECT a.message_id, m.event_id, a.at, a.duration_ms, a.status, a.batch_size, a.outcome, a.xaction_id, a.error

@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import { SQL } from './postgres-sql.js';
+import { SQL } from './sql.js';
 
 /** Rows one transaction of a long store job touches (issue 12): no statement locks the whole table. */
 export const PRUNE_CHUNK_ROWS = 1000;

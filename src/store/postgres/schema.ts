@@ -4,7 +4,7 @@ import type { ClientBase } from 'pg';
 /**
  * Versioned PostgreSQL migrations, applied in order at start-up; `schema_migrations` records each
  * one applied. Append new migrations; never edit one that has shipped. Column names match the
- * SQLite schema (src/store/views.ts maps rows of both backends).
+ * SQLite schema (src/store/shared/views.ts maps rows of both backends).
  *
  * Times are epoch-ms BIGINTs supplied by the relay (never the database clock), as in SQLite.
  * Text keys that are paged or compared use COLLATE "C": byte order, the same as SQLite's, whatever

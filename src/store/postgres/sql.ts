@@ -1,12 +1,12 @@
 /**
- * The PostgreSQL store's statements. Column names match the SQLite store's (src/store/views.ts maps
+ * The PostgreSQL store's statements. Column names match the SQLite store's (src/store/shared/views.ts maps
  * rows for both); times are epoch-ms BIGINTs supplied by the caller, never the database clock.
  */
 import type { PoolClient } from 'pg';
-import type { MappingResult, QueuedMessage } from '../mapping/types.js';
-import { messageBody } from './message-body.js';
-import { customerIdOfEvent } from './console-rows.js';
-import type { NewEvent, Settlement } from './types.js';
+import type { MappingResult, QueuedMessage } from '../../mapping/types.js';
+import { messageBody } from '../shared/message-body.js';
+import { customerIdOfEvent } from '../shared/console-rows.js';
+import type { NewEvent, Settlement } from '../types.js';
 
 export interface ClaimRow {
   id: string;

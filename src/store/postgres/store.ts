@@ -3,17 +3,17 @@ import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { PoolClient } from 'pg';
 import type { Logger } from 'pino';
-import { StoreUnavailableError } from '../errors.js';
-import type { MessageKind } from '../mapping/types.js';
-import { createCommitQueue, type PendingAccept } from './commit-queue.js';
-import { createPostgresConsole, recordAttemptsPostgres } from './postgres-console.js';
-import { createListener, WORK_CHANNEL } from './postgres-listener.js';
-import { pruneInChunks, replayDeadChunk } from './postgres-long-jobs.js';
-import { migratePostgres } from './postgres-schema.js';
-import { acceptEventsParams, insertMessages, settleAll, SQL, type ClaimRow } from './postgres-sql.js';
-import { cleanMapping, cleanNewEvent, cleanSettlements, withoutNul } from './text.js';
-import { DEFAULT_ROUTE, type AcceptResult, type ClaimedMessage, type NewEvent, type Store } from './types.js';
-import { toDeadLetterView, toEventView, toStoredEvent, type EventRow, type MessageRow } from './views.js';
+import { StoreUnavailableError } from '../../errors.js';
+import type { MessageKind } from '../../mapping/types.js';
+import { createCommitQueue, type PendingAccept } from '../shared/commit-queue.js';
+import { createPostgresConsole, recordAttemptsPostgres } from './console.js';
+import { createListener, WORK_CHANNEL } from './listener.js';
+import { pruneInChunks, replayDeadChunk } from './long-jobs.js';
+import { migratePostgres } from './schema.js';
+import { acceptEventsParams, insertMessages, settleAll, SQL, type ClaimRow } from './sql.js';
+import { cleanMapping, cleanNewEvent, cleanSettlements, withoutNul } from '../shared/text.js';
+import { DEFAULT_ROUTE, type AcceptResult, type ClaimedMessage, type NewEvent, type Store } from '../types.js';
+import { toDeadLetterView, toEventView, toStoredEvent, type EventRow, type MessageRow } from '../shared/views.js';
 
 export interface PostgresStoreOptions {
   connectionString: string;

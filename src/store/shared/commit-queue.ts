@@ -1,4 +1,4 @@
-import type { AcceptResult, NewEvent } from './types.js';
+import type { AcceptResult, NewEvent } from '../types.js';
 
 /** A call waiting for its turn's batch: its input, and how to answer it. */
 export interface Pending<I, R> {
@@ -12,7 +12,7 @@ export type PendingAccept = Pending<NewEvent, AcceptResult>;
 /**
  * Calls made in the same turn of the event loop, handed to `run` together on the next turn; `run`
  * answers each one. The stores' group commit (one transaction, one fsync, for many webhooks) and
- * the SQLite store's batched replays (turn-batch.ts) are both built on it.
+ * the SQLite store's batched replays (sqlite/turn-batch.ts) are both built on it.
  */
 export function createTurnQueue<I, R>(run: (group: Pending<I, R>[]) => void) {
   let queue: Pending<I, R>[] = [];

@@ -1,10 +1,10 @@
-import { customerIdentifiersOf, customerIdOf } from '../mapping/identities.js';
-import type { CapillaryEvent } from '../mapping/capillary-event.js';
-import type { AttemptOutcome, AttemptView, EventSummary } from './console-types.js';
+import { customerIdentifiersOf, customerIdOf } from '../../mapping/identities.js';
+import type { CapillaryEvent } from '../../mapping/capillary-event.js';
+import type { AttemptOutcome, AttemptView, EventSummary } from '../console-types.js';
 import type { AttemptRow, SearchRow } from './console-sql.js';
-import type { EventState } from './types.js';
+import type { EventState } from '../types.js';
 import { withoutNul } from './text.js';
-import type { Settlement } from './types.js';
+import type { Settlement } from '../types.js';
 
 const num = (value: number | string): number => (typeof value === 'number' ? value : Number(value));
 

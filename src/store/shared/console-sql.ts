@@ -1,5 +1,5 @@
-import { ATTEMPTS_KEPT_PER_MESSAGE, decodeCursor, type DeadLetterFilter, type EventSearch } from './console-types.js';
-import type { EventState } from './types.js';
+import { ATTEMPTS_KEPT_PER_MESSAGE, decodeCursor, type DeadLetterFilter, type EventSearch } from '../console-types.js';
+import type { EventState } from '../types.js';
 
 /**
  * The console's queries (issue 14), written once for both stores: the SQL is the same in SQLite and
@@ -17,7 +17,7 @@ export class Params {
 
 const messagesIn = (states: string) => `SELECT 1 FROM messages m WHERE m.event_id = e.event_id AND m.state IN (${states})`;
 
-/** An event's state derived from its messages, as src/store/views.ts derives it for one event. */
+/** An event's state derived from its messages, as views.ts derives it for one event. */
 export const EVENT_STATE_SQL = `CASE WHEN e.mapping_status = 'unmapped' THEN 'unmapped'
   WHEN e.mapping_status = 'held' THEN 'held'
   WHEN EXISTS (${messagesIn("'pending', 'in_flight'")}) THEN 'pending'

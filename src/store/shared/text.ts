@@ -1,5 +1,5 @@
-import type { MappingResult, QueuedMessage } from '../mapping/types.js';
-import type { NewEvent, Settlement } from './types.js';
+import type { MappingResult, QueuedMessage } from '../../mapping/types.js';
+import type { NewEvent, Settlement } from '../types.js';
 
 /**
  * PostgreSQL cannot store U+0000 in text (`invalid byte sequence for encoding "UTF8": 0x00`), so one

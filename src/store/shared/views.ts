@@ -1,5 +1,5 @@
-import { DEFAULT_ROUTE, type DeadLetterView, type EventState, type EventView, type MessageState, type MessageView, type StoredEvent, type StoredStatus } from './types.js';
-import type { MessageKind } from '../mapping/types.js';
+import { DEFAULT_ROUTE, type DeadLetterView, type EventState, type EventView, type MessageState, type MessageView, type StoredEvent, type StoredStatus } from '../types.js';
+import type { MessageKind } from '../../mapping/types.js';
 
 /** Row shapes shared by both SQL backends (column names are the same in SQLite and PostgreSQL). */
 export interface EventRow {

@@ -17,7 +17,7 @@ import { Worker } from 'node:worker_threads';
 export const WAL_LIMIT_BYTES = 4 * 1024 * 1024;
 /**
  * Below this much room (on the disk, or under STORE_MAX_SIZE_MB) a WAL past its bound is cut back
- * with TRUNCATE, by this thread and by the writer (sqlite-space-guard.ts), instead of a PASSIVE
+ * with TRUNCATE, by this thread and by the writer (space-guard.ts), instead of a PASSIVE
  * checkpoint that leaves the file at its size.
  */
 export const LOW_ROOM_BYTES = 64 * 1024 * 1024;

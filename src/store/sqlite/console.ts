@@ -12,12 +12,12 @@ import {
   TRIM_ATTEMPTS,
   type AttemptRow,
   type SearchRow,
-} from './console-sql.js';
-import { attemptsOf, toAttemptView, toEventSummary } from './console-rows.js';
-import { encodeCursor, type ActivityMinute, type ConsoleQueries, type DeadLetterGroup } from './console-types.js';
-import { withoutNul } from './text.js';
-import type { Settlement } from './types.js';
-import { toDeadLetterView, type MessageRow } from './views.js';
+} from '../shared/console-sql.js';
+import { attemptsOf, toAttemptView, toEventSummary } from '../shared/console-rows.js';
+import { encodeCursor, type ActivityMinute, type ConsoleQueries, type DeadLetterGroup } from '../console-types.js';
+import { withoutNul } from '../shared/text.js';
+import type { Settlement } from '../types.js';
+import { toDeadLetterView, type MessageRow } from '../shared/views.js';
 
 type Sync<T> = { [K in keyof T]: T[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => R : never };
 

@@ -1,7 +1,7 @@
 import { statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
-import { LOW_ROOM_BYTES, WAL_LIMIT_BYTES } from './sqlite-checkpointer.js';
+import { LOW_ROOM_BYTES, WAL_LIMIT_BYTES } from './checkpointer.js';
 
 /** Below this much free next to the database, new webhooks are refused (README "Disk space"). */
 export const REFUSE_BELOW_FREE_BYTES = 1024 * 1024;

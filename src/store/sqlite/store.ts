@@ -2,21 +2,21 @@ import { mkdirSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { EventEmitter } from 'node:events';
 import Database from 'better-sqlite3';
-import { StoreUnavailableError } from '../errors.js';
-import type { MappingResult, MessageKind, QueuedMessage } from '../mapping/types.js';
-import { messageBody } from './message-body.js';
-import { SQLITE_MIGRATIONS } from './sqlite-schema.js';
-import { createCommitQueue, type PendingAccept } from './commit-queue.js';
-import { startCheckpointer, WAL_LIMIT_BYTES } from './sqlite-checkpointer.js';
-import { capDatabaseSize, roomUnderCap } from './sqlite-size-cap.js';
-import { createSpaceGuard, cutWalBack } from './sqlite-space-guard.js';
-import { cleanMapping, cleanNewEvent, cleanSettlements, withoutNul } from './text.js';
-import { DEFAULT_ROUTE, type AcceptResult, type ClaimedMessage, type Settlement, type Store } from './types.js';
-import { customerIdOfEvent } from './console-rows.js';
-import { createSqliteConsole } from './sqlite-console.js';
-import { createSqliteLongJobs, SUPERSEDED } from './sqlite-long-jobs.js';
+import { StoreUnavailableError } from '../../errors.js';
+import type { MappingResult, MessageKind, QueuedMessage } from '../../mapping/types.js';
+import { messageBody } from '../shared/message-body.js';
+import { SQLITE_MIGRATIONS } from './schema.js';
+import { createCommitQueue, type PendingAccept } from '../shared/commit-queue.js';
+import { startCheckpointer, WAL_LIMIT_BYTES } from './checkpointer.js';
+import { capDatabaseSize, roomUnderCap } from './size-cap.js';
+import { createSpaceGuard, cutWalBack } from './space-guard.js';
+import { cleanMapping, cleanNewEvent, cleanSettlements, withoutNul } from '../shared/text.js';
+import { DEFAULT_ROUTE, type AcceptResult, type ClaimedMessage, type Settlement, type Store } from '../types.js';
+import { customerIdOfEvent } from '../shared/console-rows.js';
+import { createSqliteConsole } from './console.js';
+import { createSqliteLongJobs, SUPERSEDED } from './long-jobs.js';
 import { createTurnBatch } from './turn-batch.js';
-import { toDeadLetterView, toEventView, toStoredEvent, type EventRow, type MessageRow } from './views.js';
+import { toDeadLetterView, toEventView, toStoredEvent, type EventRow, type MessageRow } from '../shared/views.js';
 
 /**
  * Free space the store wants on its filesystem to report ready: room for the WAL to grow to its
@@ -36,7 +36,7 @@ export interface SqliteStoreOptions {
   /** How often the checkpoint thread checkpoints the WAL (default 1 s; 0: no thread, SQLite checkpoints in commits). */
   checkpointIntervalMs?: number;
   onCheckpointFailure?: (detail: string) => void;
-  /** STORE_MAX_SIZE_MB in bytes: past it commits fail with SQLITE_FULL (sqlite-size-cap.ts). Unset: no cap. */
+  /** STORE_MAX_SIZE_MB in bytes: past it commits fail with SQLITE_FULL (size-cap.ts). Unset: no cap. */
   maxSizeBytes?: number;
 }
 
@@ -57,7 +57,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   migrate(db);
   // Outside the migrations: scratch space for the readiness probe, never read.
   db.exec('CREATE TABLE IF NOT EXISTS write_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL)');
-  // Checkpoints run on their own thread (sqlite-checkpointer.ts); SQLite's own stays as a safety net.
+  // Checkpoints run on their own thread (checkpointer.ts); SQLite's own stays as a safety net.
   const checkpointer =
     options.path === ':memory:' || options.checkpointIntervalMs === 0
       ? undefined

@@ -1,11 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { createSqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
-import type { Store } from './types.js';
-import { toWireError, type WireEntry, type WireRequest } from './sqlite-thread-wire.js';
+import { createSqliteStore, type SqliteStoreOptions } from './store.js';
+import type { Store } from '../types.js';
+import { toWireError, type WireEntry, type WireRequest } from './thread-wire.js';
 
 /**
- * The SQLite store's thread (started by sqlite-thread.ts): the engine (sqlite-store.ts) runs here
+ * The SQLite store's thread (started by thread.ts): the engine (store.ts) runs here
  * unchanged, with its group commit, fsync, chunked long jobs and checkpoint thread, and this file
  * only serves calls by name. A turn's calls arrive as one message, so the engine's commit queue
  * groups that turn's webhooks into one transaction as it does in process; the replies of a turn

@@ -1,10 +1,10 @@
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { StoreUnavailableError } from '../errors.js';
-import type { SqliteStoreOptions } from './sqlite-store.js';
-import type { Store } from './types.js';
-import { FORWARDED_METHODS, WIRE_ARGS, fromWireError, type ForwardedMethod, type WireCall, type WireEntry, type WireError } from './sqlite-thread-wire.js';
+import { StoreUnavailableError } from '../../errors.js';
+import type { SqliteStoreOptions } from './store.js';
+import type { Store } from '../types.js';
+import { FORWARDED_METHODS, WIRE_ARGS, fromWireError, type ForwardedMethod, type WireCall, type WireEntry, type WireError } from './thread-wire.js';
 
 /** The worker's thread name, as /proc/<pid>/task/<tid>/comm shows it (the benchmark reads its CPU there). */
 export const STORE_THREAD_NAME = 'sqlite-store';
@@ -12,7 +12,7 @@ export const STORE_THREAD_NAME = 'sqlite-store';
 // Under vitest and tsx the sources are TypeScript: the worker loads tsx's CommonJS hook first.
 // Production runs the compiled .js next to this file.
 const fromSource = import.meta.url.endsWith('.ts');
-const WORKER_URL = new URL(fromSource ? './sqlite-thread-worker.ts' : './sqlite-thread-worker.js', import.meta.url);
+const WORKER_URL = new URL(fromSource ? './thread-worker.ts' : './thread-worker.js', import.meta.url);
 const startWorker = (workerData: object) =>
   fromSource
     ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(fileURLToPath(WORKER_URL))});`, { eval: true, workerData, name: STORE_THREAD_NAME })
@@ -27,7 +27,7 @@ export interface ThreadedSqliteStoreOptions extends SqliteStoreOptions {
 export const threadInternals = new WeakMap<Store, { worker: Worker; readonly messagesSent: number }>();
 
 /**
- * The SQLite store on its own thread: the engine (createSqliteStore) runs in sqlite-thread-worker.ts
+ * The SQLite store on its own thread: the engine (createSqliteStore) runs in thread-worker.ts
  * and owns the connection, the group commit and its fsync; this side is a generic proxy, so the
  * event loop only encodes calls and decodes answers. All calls made in one event-loop turn cross as
  * one message (flushed on setImmediate), so a turn's webhooks still share one commit.

@@ -1,4 +1,4 @@
-import { createTurnQueue } from './commit-queue.js';
+import { createTurnQueue } from '../shared/commit-queue.js';
 
 /**
  * Calls made in the same turn of the event loop, run together by `runBatch` on the next turn: how

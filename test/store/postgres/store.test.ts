@@ -3,16 +3,16 @@ import { join } from 'node:path';
 import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StoreUnavailableError } from '../../src/errors.js';
-import { POSTGRES_MIGRATIONS } from '../../src/store/postgres-schema.js';
-import { createPostgresStore } from '../../src/store/postgres-store.js';
-import type { Store } from '../../src/store/types.js';
-import { createDatabase, createTestDatabase, startPostgresServer, type PostgresServer } from '../helpers/postgres.js';
-import { capillaryEvent, describeStoreContract, mapped, outbound } from './store-contract.js';
-import { describeStoreDataEdges } from './store-contract-data-edges.js';
-import { describeStoreConsole } from './store-contract-console.js';
-import { describeStoreRoutes } from './store-contract-routes.js';
-import { describeStoreChunks } from './store-contract-chunks.js';
+import { StoreUnavailableError } from '../../../src/errors.js';
+import { POSTGRES_MIGRATIONS } from '../../../src/store/postgres/schema.js';
+import { createPostgresStore } from '../../../src/store/postgres/store.js';
+import type { Store } from '../../../src/store/types.js';
+import { createDatabase, createTestDatabase, startPostgresServer, type PostgresServer } from '../../helpers/postgres.js';
+import { capillaryEvent, describeStoreContract, mapped, outbound } from '../store-contract.js';
+import { describeStoreDataEdges } from '../store-contract-data-edges.js';
+import { describeStoreConsole } from '../store-contract-console.js';
+import { describeStoreRoutes } from '../store-contract-routes.js';
+import { describeStoreChunks } from '../store-contract-chunks.js';
 
 const logger = pino({ level: 'silent' });
 const T0 = 1_750_000_000_000;
@@ -100,7 +100,7 @@ describe('PostgreSQL store: several replicas on one database', () => {
 
   it('wakes an idle replica through LISTEN/NOTIFY when another accepts', async () => {
     // B's store has no poll of its own: each onWork call is a notification of A's commit. How soon it
-    // comes is measured, not asserted (src/store/postgres-store.ts: p50 under 1 ms).
+    // comes is measured, not asserted (src/store/postgres/store.ts: p50 under 1 ms).
     for (let i = 0; i < 20; i += 1) {
       const woke = nextWake(b, 5_000);
       await acceptNew(a);

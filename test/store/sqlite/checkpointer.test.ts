@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startCheckpointer, WAL_LIMIT_BYTES } from '../../src/store/sqlite-checkpointer.js';
-import { waitFor } from '../helpers/wait-for.js';
+import { startCheckpointer, WAL_LIMIT_BYTES } from '../../../src/store/sqlite/checkpointer.js';
+import { waitFor } from '../../helpers/wait-for.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'relay-checkpoint-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CHUNK_MAX_ROWS, CHUNK_MIN_ROWS, createChunkSizer } from '../../src/store/chunk-sizer.js';
+import { CHUNK_MAX_ROWS, CHUNK_MIN_ROWS, createChunkSizer } from '../../../src/store/sqlite/chunk-sizer.js';
 
 /** A clock each chunk advances by what `cost(rows)` says that many rows took. */
 function sizerWithCost(cost: (rows: number) => number, targetMs = 5) {

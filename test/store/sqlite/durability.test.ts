@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
  * test fails, it does not skip).
  */
 const COMMITS = 20;
-const root = join(import.meta.dirname, '..', '..');
+const root = join(import.meta.dirname, '..', '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'relay-durable-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -1,8 +1,8 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import type { ChunkSizer } from '../../src/store/chunk-sizer.js';
-import { SQLITE_MIGRATIONS } from '../../src/store/sqlite-schema.js';
-import { createSqliteLongJobs, PRUNE_REST_FACTOR } from '../../src/store/sqlite-long-jobs.js';
+import type { ChunkSizer } from '../../../src/store/sqlite/chunk-sizer.js';
+import { SQLITE_MIGRATIONS } from '../../../src/store/sqlite/schema.js';
+import { createSqliteLongJobs, PRUNE_REST_FACTOR } from '../../../src/store/sqlite/long-jobs.js';
 
 const DAY = 86_400_000;
 

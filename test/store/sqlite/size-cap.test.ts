@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { StoreUnavailableError } from '../../src/errors.js';
-import { capDatabaseSize, roomUnderCap } from '../../src/store/sqlite-size-cap.js';
-import { createSqliteStore } from '../../src/store/sqlite-store.js';
-import { capillaryEvent, mapped, outbound } from './store-contract.js';
+import { StoreUnavailableError } from '../../../src/errors.js';
+import { capDatabaseSize, roomUnderCap } from '../../../src/store/sqlite/size-cap.js';
+import { createSqliteStore } from '../../../src/store/sqlite/store.js';
+import { capillaryEvent, mapped, outbound } from '../store-contract.js';
 
 /** STORE_MAX_SIZE_MB: the store fills up cleanly under its cap, and is still there after. */
 const dir = mkdtempSync(join(tmpdir(), 'relay-size-cap-'));

@@ -2,12 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createSqliteStore } from '../../src/store/sqlite-store.js';
-import { capillaryEvent, describeStoreContract, mapped, outbound } from './store-contract.js';
-import { describeStoreDataEdges } from './store-contract-data-edges.js';
-import { describeStoreConsole } from './store-contract-console.js';
-import { describeStoreRoutes } from './store-contract-routes.js';
-import { describeStoreChunks } from './store-contract-chunks.js';
+import { createSqliteStore } from '../../../src/store/sqlite/store.js';
+import { capillaryEvent, describeStoreContract, mapped, outbound } from '../store-contract.js';
+import { describeStoreDataEdges } from '../store-contract-data-edges.js';
+import { describeStoreConsole } from '../store-contract-console.js';
+import { describeStoreRoutes } from '../store-contract-routes.js';
+import { describeStoreChunks } from '../store-contract-chunks.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'relay-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
