@@ -60,8 +60,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: 'skip the fsync (STORE_SYNCHRONOUS=full not applied)',
     edits: [
-      { file: 'src/store/sqlite/store.ts', find: "db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);", replace: "db.pragma('synchronous = NORMAL');" },
-      { file: 'src/store/sqlite/store.ts', find: "      db.pragma('synchronous = FULL');", replace: "      db.pragma('synchronous = NORMAL');" },
+      { file: 'src/store/sqlite/open.ts', find: "db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);", replace: "db.pragma('synchronous = NORMAL');" },
+      { file: 'src/store/sqlite/transactions.ts', find: "      db.pragma('synchronous = FULL');", replace: "      db.pragma('synchronous = NORMAL');" },
     ],
     tests: ['test/store/sqlite/durability.test.ts'],
   },

@@ -113,3 +113,4 @@ export function mergeMinutes(
   }
   return [...minutes.values()];
 }
+export type SqliteConsole = ReturnType<typeof createSqliteConsole>;
