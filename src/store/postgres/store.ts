@@ -1,19 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import pg from 'pg';
 import type { PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import { StoreUnavailableError } from '../../errors.js';
 import type { MessageKind } from '../../mapping/types.js';
-import { createCommitQueue, type PendingAccept } from '../shared/commit-queue.js';
+import { cleanMapping, cleanNewEvent, cleanSettlements, withoutNul } from '../shared/text.js';
+import { toDeadLetterView, toEventView, toStoredEvent, type EventRow, type MessageRow } from '../shared/views.js';
+import { DEFAULT_ROUTE, type ClaimedMessage, type Store } from '../types.js';
+import { clientHelpers, migrate, openPool, withTimeout } from './connection.js';
 import { createPostgresConsole, recordAttemptsPostgres } from './console.js';
+import { createGroupCommit } from './group-commit.js';
 import { createListener, WORK_CHANNEL } from './listener.js';
 import { pruneInChunks, replayDeadChunk } from './long-jobs.js';
-import { migratePostgres } from './schema.js';
-import { acceptEventsParams, insertMessages, settleAll, SQL, type ClaimRow } from './sql.js';
-import { cleanMapping, cleanNewEvent, cleanSettlements, withoutNul } from '../shared/text.js';
-import { DEFAULT_ROUTE, type AcceptResult, type ClaimedMessage, type NewEvent, type Store } from '../types.js';
-import { toDeadLetterView, toEventView, toStoredEvent, type EventRow, type MessageRow } from '../shared/views.js';
+import { insertMessages, settleAll, SQL, type ClaimRow } from './sql.js';
 
 export interface PostgresStoreOptions {
   connectionString: string;
@@ -33,18 +32,9 @@ export interface PostgresStoreOptions {
   queryTimeoutMs?: number;
 }
 
-/**
- * Wake-ups between replicas: LISTEN/NOTIFY rather than polling alone. Measured here (two stores on
- * one local PostgreSQL 15, 300 samples): from replica A's acceptEvent call to replica B's onWork
- * listener, p50 0.9 ms and p99 6 ms; B wakes within 0.1 ms of A's commit being acknowledged. Polling
- * alone costs half of DELIVERY_POLL_INTERVAL_MS on average (500 ms by default, 1 s at worst), or a
- * query per replica per few ms to do better. Polling stays as the fallback (notifications are lost
- * while the listening connection is down, or with `notify: false`).
- */
-/** Events per group-commit transaction; a larger burst is committed in several. */
-const MAX_GROUP = 500;
+/** How long the readiness probe waits for PostgreSQL. */
 const CHECK_TIMEOUT_MS = 2_000;
-/** Advisory lock key for retention (see MIGRATION_LOCK_KEY in postgres-schema.ts for migrations). */
+/** Advisory lock key for retention (see MIGRATION_LOCK_KEY in schema.ts for migrations). */
 const PRUNE_LOCK_KEY = '7262117002';
 
 /**
@@ -62,24 +52,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   const instanceId = randomUUID();
 
   await migrate(connectionString, logger);
-
-  const pool = new pg.Pool({
-    connectionString,
-    max: options.poolSize ?? 10,
-    application_name: 'capillary-aep-relay',
-    connectionTimeoutMillis: 5_000,
-    idleTimeoutMillis: 30_000,
-    keepAlive: true,
-    // Bounds on a hung server or a lost network: the caller gets StoreUnavailableError, not a hang.
-    statement_timeout: queryTimeoutMs,
-    query_timeout: queryTimeoutMs + 1_000,
-    // A replica that stalls mid-transaction must not hold row locks (watermarks, leases) for long.
-    idle_in_transaction_session_timeout: 60_000,
-  });
-  // An idle connection killed by a server restart is dropped from the pool and replaced on demand;
-  // without these listeners pg would rethrow the error and crash the process.
-  pool.on('error', (error) => logger.warn({ err: error }, 'idle PostgreSQL connection lost'));
-  pool.on('connect', (client) => client.on('error', (error) => logger.debug({ err: error }, 'PostgreSQL connection lost')));
+  const pool = openPool(connectionString, logger, { poolSize: options.poolSize, queryTimeoutMs });
+  const { withClient, tx } = clientHelpers(pool);
 
   const work = new EventEmitter();
   const emitWork = () => {
@@ -96,31 +70,6 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   let closing: Promise<void> | undefined;
   const flushes = new Set<Promise<void>>();
 
-  const withClient = async <T>(fn: (client: PoolClient) => Promise<T>): Promise<T> => {
-    const client = await pool.connect();
-    try {
-      const result = await fn(client);
-      client.release();
-      return result;
-    } catch (error) {
-      // Its state after a failure is unknown (a timed-out query may still be running): discard it.
-      client.release(error instanceof Error ? error : new Error(String(error)));
-      throw error;
-    }
-  };
-
-  const tx = <T>(fn: (client: PoolClient) => Promise<T>): Promise<T> =>
-    withClient(async (client) => {
-      await client.query('BEGIN');
-      try {
-        const result = await fn(client);
-        await client.query('COMMIT');
-        return result;
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      }
-    });
 
   // pg_notify inside the transaction is delivered at commit, and not at all on rollback.
   const notifyOthers = async (client: PoolClient) => {
@@ -136,44 +85,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     }
   };
 
-  /** One statement, so one round trip, per group (issue 12); atomic without BEGIN/COMMIT. */
-  const acceptAll = async (inputs: NewEvent[]): Promise<AcceptResult[]> => {
-    const params = acceptEventsParams(inputs, notify ? { channel: WORK_CHANNEL, payload: instanceId } : undefined);
-    const { rows } = await withClient((client) => client.query<{ accepted: boolean; skipped: number }>(SQL.acceptEvents, params));
-    return rows.map((row) => (row.accepted ? { outcome: 'accepted', skippedProfiles: row.skipped } : { outcome: 'duplicate' }));
-  };
-
-  /**
-   * One transaction per group, without savepoints: a SAVEPOINT per event would cost two round trips
-   * each, and more than 64 subtransactions in one transaction overflow PostgreSQL's per-backend
-   * subxid cache, which slows every other session's snapshots. Instead, a group that fails on a
-   * statement error is committed again one event per transaction, so a bad event (or a deadlock
-   * with another replica on a watermark row) fails only itself. A lost connection fails the group.
-   */
-  const commitGroup = async (group: PendingAccept[]): Promise<void> => {
-    let results: AcceptResult[];
-    try {
-      results = await acceptAll(group.map((p) => p.input));
-    } catch (error) {
-      if (group.length === 1 || isConnectionError(error)) {
-        for (const pending of group) pending.reject(new StoreUnavailableError(error));
-        return;
-      }
-      logger.warn({ err: error, events: group.length }, 'group commit failed; committing its events one by one');
-      for (const pending of group) await commitGroup([pending]);
-      return;
-    }
-    group.forEach((pending, i) => pending.resolve(results[i]!));
-    if (results.some((r) => r.outcome === 'accepted')) emitWork();
-  };
-
-  const commits = createCommitQueue((group) => {
-    for (let i = 0; i < group.length; i += MAX_GROUP) {
-      const done = commitGroup(group.slice(i, i + MAX_GROUP));
-      flushes.add(done);
-      void done.finally(() => flushes.delete(done));
-    }
-  });
+  const commits = createGroupCommit({ withClient, logger, emitWork, flushes, notifyPayload: notify ? { channel: WORK_CHANNEL, payload: instanceId } : undefined });
 
   return {
     backend: 'postgres',
@@ -386,35 +298,4 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       return closing;
     },
   };
-}
-
-async function migrate(connectionString: string, logger: Logger): Promise<void> {
-  // Its own connection, without the pool's statement timeout: waiting for another replica's
-  // migration, or a long migration, must not time out.
-  const client = new pg.Client({ connectionString, application_name: 'capillary-aep-relay-migrate', connectionTimeoutMillis: 10_000 });
-  client.on('error', (error) => logger.warn({ err: error }, 'PostgreSQL migration connection lost'));
-  try {
-    await client.connect();
-    await migratePostgres(client, logger);
-  } catch (error) {
-    throw new StoreUnavailableError(error);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-/** A failure of the connection rather than of one statement: retrying the group alone cannot help. */
-function isConnectionError(error: unknown): boolean {
-  if (!(error instanceof pg.DatabaseError)) return true;
-  const code = error.code ?? '';
-  // 08: connection exception; 57P: server shutting down or restarting; 53300: too many connections.
-  return code.startsWith('08') || code.startsWith('57P') || code === '53300';
-}
-
-function withTimeout<T>(ms: number, work: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error(`no answer from PostgreSQL within ${ms} ms`), { code: 'NO_ANSWER' })), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
