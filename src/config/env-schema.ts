@@ -2,7 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 
 /**
  * Every setting the relay reads, as one schema: the single source for validation at boot, for
- * defaults, and for `.env.example` / README (a test keeps them in step). Values arrive as strings;
+ * defaults, and for `.env.example` / docs/configuration.md (a test keeps them in step). Values arrive as strings;
  * ajv coerces them. Names in the first block are a contract with users (shared interface notes).
  */
 const bool = (defaultValue: boolean, description: string) => Type.Boolean({ default: defaultValue, description });
@@ -116,7 +116,7 @@ export const PROCESS_SETTINGS = {
   HTTP_REQUEST_TIMEOUT_MS: int(30_000, 1000, 600_000, 'a request must arrive whole within this time (slow clients are cut off)'),
   HTTP_HEADERS_TIMEOUT_MS: int(10_000, 1000, 600_000, 'request headers must arrive within this time'),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: int(65_000, 1000, 600_000, 'idle keep-alive connections close after this time (above load balancer idle timeouts)'),
-  ROUTES_FILE: text('YAML or JSON file of routes (README "Several brands"); unset: the environment is one route at /webhooks/capillary'),
+  ROUTES_FILE: text('YAML or JSON file of routes (docs/scaling.md, "Several brands"); unset: the environment is one route at /webhooks/capillary'),
 };
 
 // Closed: a misspelt setting in ROUTES_FILE is refused rather than silently ignored.

@@ -49,7 +49,7 @@ export function loadRoutesFile(path: string, options: { environment: NodeJS.Proc
     if (!validateRoute(env)) {
       const error = validateRoute.errors?.[0];
       const variable = error?.keyword === 'additionalProperties' ? String(error.params['additionalProperty']) : error?.instancePath.replace(/^\//, '') || 'settings';
-      const expected = error?.keyword === 'additionalProperties' ? 'a known route setting (see README "Several brands")' : (error?.message ?? 'a valid value');
+      const expected = error?.keyword === 'additionalProperties' ? 'a known route setting (see docs/configuration.md, "Several brands: the routes file")' : (error?.message ?? 'a valid value');
       throw new ConfigError(name(variable), expected);
     }
     return buildRoute(id, env as unknown as RouteEnv, { fromFile: true, authDisabled: options.authDisabled, name });

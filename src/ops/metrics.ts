@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /**
  * Every metric the relay exposes, created once per app on its own registry (so tests can build
  * several apps in one process). Names and labels are a contract with dashboards and alerts:
- * see the README's "Metrics" table before renaming anything.
+ * see the "Metrics" table of docs/operations.md before renaming anything (a test keeps it in step).
  */
 export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();

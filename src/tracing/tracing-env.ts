@@ -5,7 +5,7 @@ import { ConfigError } from '../errors.js';
  * operator's existing OTEL_* knowledge applies unchanged). They are kept out of src/config/env-schema.ts
  * on purpose: the SDK parses them (headers, timeouts, sampler arguments, span limits...) and a second
  * parser here would disagree with it. The relay reads only what decides whether tracing starts at all
- * and which exporter to load. The list below is what .env.example and the README document
+ * and which exporter to load. The list below is what .env.example and docs/operations.md document
  * (test/ops/env-docs.test.ts keeps them in step).
  */
 export const OTEL_VARIABLES = [

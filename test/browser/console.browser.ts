@@ -16,9 +16,9 @@ import { waitFor } from '../helpers/wait-for.js';
 /**
  * The operator console (issue 14) in a real browser against the real relay process and the fake
  * Adobe: sign in, find events, read a timeline, see a rejected message under its reason, replay it.
- * Every page is checked for console errors and with axe-core, and screenshotted for the README.
+ * Every page is checked for console errors and with axe-core, and screenshotted for docs/operations.md.
  * The same story runs on both stores (the issue's "on both stores"); the SQLite run takes the
- * screenshots, so the README's pictures come from one run.
+ * screenshots, so the docs' pictures come from one run.
  */
 const SECRET = 'browser-test-secret-0123456789';
 const ADMIN_TOKEN = 'browser-admin-token-0123456789abcdef0123';

@@ -40,7 +40,7 @@ export interface DeliveryLedger {
   /** Call after each kill -9, before the restart: reads the store's in-flight messages then. */
   recordKill(sqlitePath: string): number;
   account(owed: Owed): DeliveryAccount;
-  /** One line for the README: acknowledged, delivered, lost, duplicates by cause. */
+  /** One line for docs/reliability.md: acknowledged, delivered, lost, duplicates by cause. */
   summary(account: DeliveryAccount, acknowledgedEvents: number): string;
 }
 

@@ -22,6 +22,8 @@ const PROMETHEUS_SERIES = new Set(['up']);
 let t: TestApp;
 /** Every sample name the relay can expose: histograms expand to _bucket, _sum and _count. */
 const exposed = new Set<string>();
+/** The relay's own metric families (`relay_*`) and their types, from the `# TYPE` lines. */
+const relayFamilies = new Map<string, string>();
 let scrape = '';
 
 beforeAll(async () => {
@@ -35,6 +37,7 @@ beforeAll(async () => {
     if (typed) {
       const [, name, type] = typed as unknown as [string, string, string];
       exposed.add(name);
+      if (name.startsWith('relay_')) relayFamilies.set(name, type);
       if (type === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) exposed.add(name + suffix);
       if (type === 'summary') for (const suffix of ['_sum', '_count']) exposed.add(name + suffix);
       continue;
@@ -170,5 +173,15 @@ describe('deploy/grafana-dashboard.json', () => {
     ]) {
       expect(used.has(name), name).toBe(true);
     }
+  });
+});
+
+describe('docs/operations.md', () => {
+  it("lists every relay_* metric the relay exposes in its metrics table, with its type, and no other", () => {
+    const operations = read('docs/operations.md');
+    const section = /^### Metrics\n([\s\S]*?)(?=^#)/m.exec(operations)?.[1] ?? '';
+    const rows = [...section.matchAll(/^\| `(relay_[a-z0-9_]+)` \| ([a-z]+) \|/gm)].map((m) => `${m[1]} ${m[2]}`);
+    expect(relayFamilies.size).toBeGreaterThan(10);
+    expect(rows.sort()).toEqual([...relayFamilies].map(([name, type]) => `${name} ${type}`).sort());
   });
 });

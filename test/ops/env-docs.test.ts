@@ -6,7 +6,8 @@ import { OTEL_VARIABLES } from '../../src/tracing/tracing-env.js';
 
 /**
  * Every setting is documented where operators look: `.env.example` (copied to `.env` for compose)
- * and the README. src/config/env-schema.ts is the single source; this keeps the two in step with it.
+ * and docs/configuration.md (the README links it; the OTEL_* variables are with the traces, in
+ * docs/operations.md). src/config/env-schema.ts is the single source; this keeps the docs in step with it.
  */
 
 const root = join(import.meta.dirname, '..', '..');
@@ -50,24 +51,24 @@ describe('configuration documentation', () => {
 
   // The OpenTelemetry SDK reads OTEL_* itself (src/tracing/tracing-env.ts says why they are not in
   // the schema); the ones the relay honours are documented all the same, commented out (tracing is off).
-  it('.env.example and the README list the OTEL_* variables the relay honours, commented out', () => {
+  it('.env.example and docs/operations.md list the OTEL_* variables the relay honours, commented out', () => {
     const listed = envExampleAssignments();
     expect(OTEL_VARIABLES.filter((name) => listed.get(name)?.commented !== true)).toEqual([]);
-    const readme = read('README.md');
-    expect(OTEL_VARIABLES.filter((name) => !mentions(readme, name))).toEqual([]);
+    const operations = read('docs/operations.md');
+    expect(OTEL_VARIABLES.filter((name) => !mentions(operations, name))).toEqual([]);
   });
 
-  it('the README names every variable of the schema', () => {
-    const readme = read('README.md');
-    expect(variables.filter((name) => !mentions(readme, name))).toEqual([]);
+  it('docs/configuration.md names every variable of the schema', () => {
+    const configuration = read('docs/configuration.md');
+    expect(variables.filter((name) => !mentions(configuration, name))).toEqual([]);
   });
 
-  it('the README and .env.example tell how secrets are read from files', () => {
-    const readme = read('README.md');
+  it('docs/configuration.md and .env.example tell how secrets are read from files', () => {
+    const configuration = read('docs/configuration.md');
     const example = read('.env.example');
     for (const name of fileVariants) {
       expect(mentions(example, name), `.env.example: ${name}`).toBe(true);
     }
-    expect(fileVariants.some((name) => mentions(readme, name)) || readme.includes('_FILE'), 'README: <NAME>_FILE').toBe(true);
+    expect(fileVariants.some((name) => mentions(configuration, name)) || configuration.includes('_FILE'), 'docs/configuration.md: <NAME>_FILE').toBe(true);
   });
 });

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { relayNodeFlags } from '../../support/relay-node-flags.js';
 
 /**
- * The relay's Node flags (README, "Memory") are written once, in package.json's start script; the
+ * The relay's Node flags (docs/performance.md, "Memory") are written once, in package.json's start script; the
  * bench and the process tests read them from there (support/relay-node-flags.ts). The Dockerfile and
  * docker-compose cannot, so this keeps them in step.
  */

@@ -13,7 +13,7 @@ import { SAMPLES, sampleWithId } from '../helpers/samples.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 /**
- * The reliability run the README quotes (issue 4): hundreds of unique events posted by concurrent
+ * The reliability run docs/reliability.md quotes (issue 4): hundreds of unique events posted by concurrent
  * senders to the real relay process while the fake Adobe cycles through its faults and the process
  * is killed -9 and restarted on the same SQLite store. Then every id is counted.
  */

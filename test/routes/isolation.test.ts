@@ -5,7 +5,7 @@ import { fillBacklog, percentile, probeLatencies, startTwoBrands, type TwoBrands
 /**
  * Issue 13, isolation: route A's Adobe down with a backlog does not hold up route B. The figure with
  * a backlog of 10,000 (and against A up) is measured by `npm run bench:route-isolation` and
- * published in the README ("Several brands"); this is the same run, smaller, as a test.
+ * published in docs/scaling.md ("Several brands"); this is the same run, smaller, as a test.
  */
 const BACKLOG = 2_000;
 const PROBES = 50;
