@@ -13,7 +13,7 @@ import { Worker } from 'node:worker_threads';
  * disk a big WAL is a trap: its pages cannot be copied into the database file without as much new
  * space, and every failed checkpoint eats part of what an operator frees (issue 11).
  */
-/** The WAL's bound: past it the next checkpoint truncates it (see README "Disk space"). */
+/** The WAL's bound: past it the next checkpoint truncates it (see docs/reliability.md "Disk space"). */
 export const WAL_LIMIT_BYTES = 4 * 1024 * 1024;
 /**
  * Below this much room (on the disk, or under STORE_MAX_SIZE_MB) a WAL past its bound is cut back

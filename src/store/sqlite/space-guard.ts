@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import { LOW_ROOM_BYTES, WAL_LIMIT_BYTES } from './checkpointer.js';
 
-/** Below this much free next to the database, new webhooks are refused (README "Disk space"). */
+/** Below this much free next to the database, new webhooks are refused (docs/reliability.md "Disk space"). */
 export const REFUSE_BELOW_FREE_BYTES = 1024 * 1024;
 /** How often the free space and the WAL's size are looked at, between group commits. */
 const CHECK_EVERY_MS = 100;

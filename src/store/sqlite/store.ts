@@ -20,7 +20,7 @@ export interface SqliteStoreOptions {
   path: string;
   /**
    * 'full': a commit survives power loss (the WAL is fsynced on every commit).
-   * 'normal': a commit survives a process crash (kill -9), not a power cut. See README "Durability".
+   * 'normal': a commit survives a process crash (kill -9), not a power cut. See docs/reliability.md "Durability".
    */
   synchronous: 'full' | 'normal';
   /** How often the checkpoint thread checkpoints the WAL (default 1 s; 0: no thread, SQLite checkpoints in commits). */

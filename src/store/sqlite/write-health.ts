@@ -7,7 +7,7 @@ import type { Statements } from './statements.js';
 
 /**
  * Free space the store wants on its filesystem to report ready: room for the WAL to grow to its
- * bound and be checkpointed into the database file (docs "Disk space"). The same room is wanted
+ * bound and be checkpointed into the database file (docs/reliability.md "Disk space"). The same room is wanted
  * under a size cap (STORE_MAX_SIZE_MB), so readiness fails before commits do.
  */
 export const MIN_FREE_BYTES = 2 * 1024 * 1024;
