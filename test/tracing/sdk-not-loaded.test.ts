@@ -22,10 +22,15 @@ let hook: string;
 beforeAll(() => {
   ensureBuilt();
   dir = mkdtempSync(join(tmpdir(), 'relay-sdk-load-'));
-  const hooks = join(dir, 'hooks.mjs');
-  writeFileSync(hooks, 'export async function resolve(specifier, context, next) {\n  const result = await next(specifier, context);\n  process.stdout.write(`resolved ${result.url}\\n`);\n  return result;\n}\n');
+  // registerHooks (Node 22.15+) runs the hook on this thread, synchronously, for import and require
+  // alike: every line is written before the child exits. module.register's hooks run on a thread of
+  // their own, whose writes a child that exits at once could lose (this test failed 1 run in 2 so).
   hook = join(dir, 'register.mjs');
-  writeFileSync(hook, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`);
+  writeFileSync(
+    hook,
+    "import { registerHooks } from 'node:module';\n" +
+      'registerHooks({ resolve(specifier, context, next) {\n  const result = next(specifier, context);\n  process.stdout.write(`resolved ${result.url}\\n`);\n  return result;\n} });\n',
+  );
   script = join(dir, 'start.mjs');
   const dist = (file: string) => JSON.stringify(pathToFileURL(join(process.cwd(), 'dist/src', file)).href);
   writeFileSync(
