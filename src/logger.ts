@@ -1,5 +1,4 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
-import { activeTraceFields } from './tracing/spans.js';
 
 /**
  * Paths pino blanks out wherever they appear in a log object. Secrets should never reach a log call
@@ -24,8 +23,12 @@ export const REDACTED_PATHS = [
   '*.password',
 ];
 
-/** `traceIds`: lines written inside a span carry its trace_id and span_id (only when tracing is on). */
-export function createLogger(options: { level: string; authHeader?: string; traceIds?: boolean }, destination?: DestinationStream): Logger {
+/**
+ * `traceFields`: a hook whose fields every line carries, e.g. the active span's trace_id and span_id
+ * (server.ts passes tracing's when tracing is on). A hook rather than an import keeps the logger at
+ * the bottom of the code: it knows nothing of tracing.
+ */
+export function createLogger(options: { level: string; authHeader?: string; traceFields?: () => Record<string, unknown> }, destination?: DestinationStream): Logger {
   const paths = [...REDACTED_PATHS];
   if (options.authHeader && options.authHeader !== 'authorization') paths.push(`req.headers[${JSON.stringify(options.authHeader)}]`);
   return pino(
@@ -34,7 +37,7 @@ export function createLogger(options: { level: string; authHeader?: string; trac
       base: { service: 'capillary-aep-relay' },
       redact: { paths, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
-      ...(options.traceIds ? { mixin: activeTraceFields } : {}),
+      ...(options.traceFields ? { mixin: options.traceFields } : {}),
     },
     destination,
   );

@@ -4,6 +4,7 @@ import relayApp, { serverOptions } from './app.js';
 import { loadConfig, type Config, type Listener } from './config/config.js';
 import { ConfigError } from './errors.js';
 import { createLogger } from './logger.js';
+import { activeTraceFields } from './tracing/spans.js';
 import { startTracing, type Tracing } from './tracing/tracing.js';
 
 /**
@@ -24,7 +25,7 @@ async function main() {
     throw error;
   }
 
-  const logger = createLogger({ level: config.env.LOG_LEVEL, authHeader: config.auth.header, traceIds: tracing !== undefined });
+  const logger = createLogger({ level: config.env.LOG_LEVEL, authHeader: config.auth.header, ...(tracing ? { traceFields: activeTraceFields } : {}) });
   const app = Fastify(serverOptions(config, logger));
   // Added before the app, so it runs after the app's own onClose: the last deliveries' spans are exported.
   if (tracing) app.addHook('onClose', tracing.shutdown);

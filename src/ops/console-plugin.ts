@@ -25,7 +25,7 @@ export const CONSOLE_CSP = [
  * tsx and vitest this module is src/ops/; built, it is dist/src/ops/ and the files stay in src/.
  */
 export function consoleRoot(): string {
-  const candidates = [new URL('./console', import.meta.url), new URL('../../../src/ops/console', import.meta.url)];
+  const candidates = [new URL('./console/', import.meta.url), new URL('../../../src/ops/console/', import.meta.url)];
   const found = candidates.map((u) => fileURLToPath(u)).find((dir) => existsSync(`${dir}index.html`));
   if (!found) throw new Error('console files not found next to src/ops (src/ops/console/index.html)');
   return found;

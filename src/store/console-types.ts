@@ -1,24 +1,12 @@
-import type { DeadLetterView, EventState, QueueStats } from './types.js';
+import type { AttemptDetail, DeadLetterView, EventState, QueueStats } from './records.js';
+
+export type { AttemptDetail };
 
 /**
  * What the operator console (issue 14) asks of a store: searches, attempt histories and activity
  * counts. Both stores implement it (sqlite/console.ts, postgres/console.ts) over the same SQL
- * (console-sql.ts) and pass one contract (test/store/store-contract-console.ts).
+ * (shared/console-sql.ts) and pass one contract (test/store/store-contract-console.ts).
  */
-
-/** One delivery attempt of one message, as the delivery worker saw it. */
-export interface AttemptDetail {
-  /** Epoch ms when the request to Adobe started. */
-  at: number;
-  durationMs: number;
-  /** Adobe's HTTP status; null for a network error or timeout (then `error` says which). */
-  status: number | null;
-  batchSize: number;
-  /** Adobe's transaction id for this message, on success. */
-  xactionId?: string;
-  /** Adobe's message, or the network error, on failure. */
-  error?: string;
-}
 
 export type AttemptOutcome = 'delivered' | 'retry' | 'dead';
 

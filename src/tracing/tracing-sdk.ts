@@ -8,7 +8,7 @@ import fp from 'fastify-plugin';
 import type { Logger } from 'pino';
 import { linkAwareSampler, samplerFromEnv } from './sampler.js';
 import { recordWebhookOutcome } from './spans.js';
-import type { Tracing } from './tracing.js';
+import type { Tracing } from './types.js';
 import type { OtlpProtocol, TracingSettings } from './tracing-env.js';
 
 /** Probes and scrapes are not worth a trace each. */

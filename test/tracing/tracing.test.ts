@@ -5,6 +5,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { ConfigError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
 import { startTracing, type Tracing } from '../../src/tracing/tracing.js';
+import { activeTraceFields } from '../../src/tracing/spans.js';
 import { aepEnv } from '../helpers/aep-relay.js';
 import { ADMIN_TOKEN, LogCapture, TEST_SECRET, authHeaders } from '../helpers/build-app.js';
 import { startFakeDcs, startFakeIms, type FakeDcs, type FakeIms } from '../helpers/fake-adobe.js';
@@ -66,7 +67,7 @@ async function startRelay(otel: Record<string, string>) {
     ...aepEnv(ims, dcs, FAST),
   });
   const logs = new LogCapture();
-  const app = Fastify(serverOptions(config, createLogger({ level: 'trace', traceIds: tracing !== undefined }, logs)));
+  const app = Fastify(serverOptions(config, createLogger({ level: 'trace', ...(tracing ? { traceFields: activeTraceFields } : {}) }, logs)));
   if (tracing) app.addHook('onClose', tracing.shutdown);
   await app.register(relayApp, { config, ...(tracing ? { tracing } : {}) });
   await app.ready();
