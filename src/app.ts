@@ -1,7 +1,7 @@
 import { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Logger } from 'pino';
-import sinkPlugin from './adobe/sink-plugin.js';
+import sinkPlugin from './routes/routes-plugin.js';
 import type { Config } from './config/config.js';
 import deliveryPlugin from './delivery/delivery-plugin.js';
 import type { Sink } from './delivery/types.js';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { loadConfig } from '../config/config.js';
 import { ConfigError } from '../errors.js';
 import { normalizeEnvelope } from '../ingest/envelope.js';
-import { routeOutput, type RouteOutput } from '../mapping/route-output.js';
+import { routeOutput, type RouteOutput } from '../routes/route-output.js';
 
 const USAGE = 'usage: npm run map -- [--route <routeId>] <webhook-body.json> [...]   (use - for standard input)\n';
 

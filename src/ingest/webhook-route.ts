@@ -4,7 +4,7 @@ import { sendError } from '../http/error-handler.js';
 import { ErrorBody, WebhookAccepted } from '../http/schemas.js';
 import { KNOWN_EVENT_NAMES } from '../mapping/event-families.js';
 import { ENV_ROUTE_ID, WEBHOOK_PATH } from '../config/route-config.js';
-import type { LiveRoute } from '../delivery/route-table.js';
+import type { LiveRoute } from '../routes/route-table.js';
 import { traceIntake } from '../tracing/spans.js';
 import { createHeaderAuthenticator } from './authenticate.js';
 import { normalizeEnvelope } from './envelope.js';

@@ -2,7 +2,7 @@ import { normalizeEnvelope } from '../ingest/envelope.js';
 import { withExactEventIds } from '../ingest/exact-event-id.js';
 import type { MappingOptions } from '../mapping/types.js';
 import type { MappingResult, QueuedMessage } from '../mapping/types.js';
-import { routeOutput, type RouteOutput } from '../mapping/route-output.js';
+import { routeOutput, type RouteOutput } from '../routes/route-output.js';
 import type { ReplayFilter, Store, StoredEvent } from '../store/types.js';
 
 /**

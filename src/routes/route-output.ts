@@ -1,9 +1,9 @@
 import type { RouteConfig } from '../config/route-config.js';
-import type { CapillaryEvent } from './capillary-event.js';
-import { mapEvent } from './map-event.js';
-import { mapRawEvent } from './source/raw-payload.js';
-import { mapSourceEvent } from './source/source-payloads.js';
-import type { MappingResult, QueuedMessage } from './types.js';
+import type { CapillaryEvent } from '../mapping/capillary-event.js';
+import { mapEvent } from '../mapping/map-event.js';
+import { mapRawEvent } from '../mapping/source/raw-payload.js';
+import { mapSourceEvent } from '../mapping/source/source-payloads.js';
+import type { MappingResult, QueuedMessage } from '../mapping/types.js';
 
 /** What a route makes of an event: whether its org belongs here, and the messages it queues. */
 export interface RouteOutput {

@@ -7,14 +7,14 @@ import { createImsTokenProvider, type TokenProvider } from '../adobe/ims-token-p
 import { createPayloadSink } from '../adobe/payload-sink.js';
 import type { Env } from '../config/env-schema.js';
 import type { RouteConfig } from '../config/route-config.js';
-import { routeOutput, type RouteOutput } from '../mapping/route-output.js';
+import { routeOutput, type RouteOutput } from './route-output.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { Store } from '../store/types.js';
-import { createCircuitBreaker, type CircuitBreaker } from './circuit-breaker.js';
-import { createDeliveryWorker, type DeliveryWorker } from './delivery-worker.js';
-import { createDryRunSink } from './dry-run-sink.js';
-import { createRateLimiter, type RateLimiter } from './rate-limiter.js';
-import type { Sink } from './types.js';
+import { createCircuitBreaker, type CircuitBreaker } from '../delivery/circuit-breaker.js';
+import { createDeliveryWorker, type DeliveryWorker } from '../delivery/delivery-worker.js';
+import { createDryRunSink } from '../delivery/dry-run-sink.js';
+import { createRateLimiter, type RateLimiter } from '../delivery/rate-limiter.js';
+import type { Sink } from '../delivery/types.js';
 
 /** A route in service: its config, what it makes of events, where its messages go, and its own delivery. */
 export interface LiveRoute {

@@ -1,9 +1,9 @@
 import fp from 'fastify-plugin';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
-import { createRouteTable, type RouteTable } from '../delivery/route-table.js';
+import { createRouteTable, type RouteTable } from './route-table.js';
 import type { Sink } from '../delivery/types.js';
-import { createRoutesReloader, type ReloadResult } from '../ops/routes-reload.js';
+import { createRoutesReloader, type ReloadResult } from './routes-reload.js';
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/config.js';
-import type { RouteChanges } from '../delivery/route-table.js';
+import type { RouteChanges } from './route-table.js';
 import { ConfigError } from '../errors.js';
 import { loadRoutesFile } from '../config/routes-file.js';
 
