@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { ConfigError } from '../errors.js';
 import { batchRequestBody } from '../delivery/batcher.js';
 import type { ClaimedMessage, MessageOutcome, RequestMeta, RetryReason, Sink } from '../delivery/types.js';
-import type { Metrics } from '../ops/metrics.js';
+import type { Metrics } from '../metrics.js';
 import { recordAdobeAnswer, urlAttributes, withClientSpan } from '../tracing/spans.js';
 import { entryOutcome, errorCode, errorMessage, isRecord, parseJson, problemDetail } from './dcs-response.js';
 import type { TokenProvider } from './ims-token-provider.js';

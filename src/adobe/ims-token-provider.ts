@@ -1,6 +1,6 @@
 import { request, type Dispatcher } from 'undici';
 import type { Logger } from 'pino';
-import type { Metrics } from '../ops/metrics.js';
+import type { Metrics } from '../metrics.js';
 import { recordHttpStatus, urlAttributes, withClientSpan } from '../tracing/spans.js';
 import { ImsTokenError } from './ims-token-error.js';
 import { tokenLifetime } from './ims-token-lifetime.js';

@@ -2,7 +2,7 @@ import { request, type Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import type { ClaimedMessage, MessageOutcome, Sink } from '../delivery/types.js';
 import type { MessageKind } from '../mapping/types.js';
-import type { Metrics } from '../ops/metrics.js';
+import type { Metrics } from '../metrics.js';
 import { parseRetryAfter } from './dcs-client.js';
 import { errorCode, errorMessage } from './dcs-response.js';
 import type { TokenProvider } from './ims-token-provider.js';

@@ -1,6 +1,6 @@
 import type { Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
-import type { Metrics } from '../ops/metrics.js';
+import type { Metrics } from '../metrics.js';
 import type { AttemptDetail } from '../store/console-types.js';
 import type { Settlement, Store } from '../store/types.js';
 import { recordSettlements, withBatchSpan } from '../tracing/delivery-spans.js';

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin';
 import { sampleEventLoopDelay } from './event-loop-delay.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import { createMetrics, type Metrics } from '../metrics.js';
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -8,7 +8,7 @@ import { createPayloadSink } from '../adobe/payload-sink.js';
 import type { Env } from '../config/env-schema.js';
 import type { RouteConfig } from '../config/route-config.js';
 import { routeOutput, type RouteOutput } from './route-output.js';
-import type { Metrics } from '../ops/metrics.js';
+import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/types.js';
 import { createCircuitBreaker, type CircuitBreaker } from '../delivery/circuit-breaker.js';
 import { createDeliveryWorker, type DeliveryWorker } from '../delivery/delivery-worker.js';

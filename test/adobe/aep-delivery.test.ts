@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createDispatcher } from '../../src/adobe/dispatcher.js';
 import { createImsTokenProvider } from '../../src/adobe/ims-token-provider.js';
 import { XDM_CONTENT_TYPE } from '../../src/mapping/types.js';
-import { createMetrics } from '../../src/ops/metrics.js';
+import { createMetrics } from '../../src/metrics.js';
 import { AEP, aepEnv, xdmId, xdmMessageValidator } from '../helpers/aep-relay.js';
 import { adminHeaders, authHeaders, buildTestApp, type TestApp } from '../helpers/build-app.js';
 import { startFakeDcs, startFakeIms, type DcsRequestRecord, type FakeDcs, type FakeDcsOptions, type FakeIms } from '../helpers/fake-adobe.js';

@@ -5,7 +5,7 @@ import { createDispatcher } from '../../src/adobe/dispatcher.js';
 import { createImsTokenProvider, type TokenProvider } from '../../src/adobe/ims-token-provider.js';
 import type { ClaimedMessage, MessageOutcome, Sink } from '../../src/delivery/types.js';
 import { XDM_CONTENT_TYPE, type DcsMessage } from '../../src/mapping/types.js';
-import { createMetrics, type Metrics } from '../../src/ops/metrics.js';
+import { createMetrics, type Metrics } from '../../src/metrics.js';
 import { captureLogger } from '../helpers/build-app.js';
 import { startFakeDcs, startFakeIms, type FakeDcs, type FakeDcsOptions, type FakeIms } from '../helpers/fake-adobe.js';
 

@@ -4,7 +4,7 @@ import { createAepSink } from '../../src/adobe/dcs-client.js';
 import { createDispatcher } from '../../src/adobe/dispatcher.js';
 import type { ClaimedMessage, Sink } from '../../src/delivery/types.js';
 import { XDM_CONTENT_TYPE, type DcsMessage } from '../../src/mapping/types.js';
-import { createMetrics } from '../../src/ops/metrics.js';
+import { createMetrics } from '../../src/metrics.js';
 import { aepEnv, xdmMessageValidator } from '../helpers/aep-relay.js';
 import { buildTestApp, captureLogger, authHeaders, type TestApp } from '../helpers/build-app.js';
 import { startFakeDcs, startFakeIms, type FakeDcs, type FakeDcsFault, type FakeIms } from '../helpers/fake-adobe.js';

@@ -8,7 +8,7 @@ import {
   type TokenProvider,
 } from '../../src/adobe/ims-token-provider.js';
 import { expiresInUnit, MAX_TOKEN_LIFETIME_MS, tokenLifetime } from '../../src/adobe/ims-token-lifetime.js';
-import { createMetrics, type Metrics } from '../../src/ops/metrics.js';
+import { createMetrics, type Metrics } from '../../src/metrics.js';
 import { captureLogger } from '../helpers/build-app.js';
 import { startFakeIms, type FakeIms, type FakeImsOptions } from '../helpers/fake-adobe.js';
 

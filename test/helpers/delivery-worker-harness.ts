@@ -10,7 +10,7 @@ import type { Timer } from '../../src/delivery/timer.js';
 import type { ClaimedMessage, MessageOutcome, RetryReason, Sink } from '../../src/delivery/types.js';
 import { capillaryEvent } from '../store/store-contract.js';
 import { XDM_CONTENT_TYPE, type MessageKind, type OutboundMessage } from '../../src/mapping/types.js';
-import { createMetrics, type Metrics } from '../../src/ops/metrics.js';
+import { createMetrics, type Metrics } from '../../src/metrics.js';
 import { createSqliteStore } from '../../src/store/sqlite/store.js';
 import type { MessageView, Store } from '../../src/store/types.js';
 import { ManualTimer } from './manual-timer.js';

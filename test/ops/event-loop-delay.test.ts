@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { sampleEventLoopDelay } from '../../src/ops/event-loop-delay.js';
-import { createMetrics } from '../../src/ops/metrics.js';
+import { createMetrics } from '../../src/metrics.js';
 import { metricValue } from '../helpers/metric-values.js';
 import { waitFor } from '../helpers/wait-for.js';
 

@@ -4,7 +4,21 @@ import Database from 'better-sqlite3';
 import { startCheckpointer, WAL_LIMIT_BYTES, type Checkpointer } from './checkpointer.js';
 import { capDatabaseSize } from './size-cap.js';
 import { migrate } from './statements.js';
-import type { SqliteStoreOptions } from './store.js';
+
+export interface SqliteStoreOptions {
+  /** File path, or ':memory:' for throwaway unit tests. */
+  path: string;
+  /**
+   * 'full': a commit survives power loss (the WAL is fsynced on every commit).
+   * 'normal': a commit survives a process crash (kill -9), not a power cut. See docs/reliability.md "Durability".
+   */
+  synchronous: 'full' | 'normal';
+  /** How often the checkpoint thread checkpoints the WAL (default 1 s; 0: no thread, SQLite checkpoints in commits). */
+  checkpointIntervalMs?: number;
+  onCheckpointFailure?: (detail: string) => void;
+  /** STORE_MAX_SIZE_MB in bytes: past it commits fail with SQLITE_FULL (size-cap.ts). Unset: no cap. */
+  maxSizeBytes?: number;
+}
 
 export interface OpenedDatabase {
   db: Database.Database;

@@ -7,7 +7,7 @@ import { toDeadLetterView, toEventView, toStoredEvent, type EventRow, type Messa
 import type { AcceptResult, ClaimedMessage, Store } from '../types.js';
 import { createSqliteConsole } from './console.js';
 import { createSqliteLongJobs } from './long-jobs.js';
-import { openSqliteDatabase } from './open.js';
+import { openSqliteDatabase, type SqliteStoreOptions } from './open.js';
 import { roomUnderCap } from './size-cap.js';
 import { createSpaceGuard } from './space-guard.js';
 import { prepareStatements } from './statements.js';
@@ -15,20 +15,7 @@ import { createSqliteTransactions } from './transactions.js';
 import { createTurnBatch } from './turn-batch.js';
 import { createWriteHealth } from './write-health.js';
 
-export interface SqliteStoreOptions {
-  /** File path, or ':memory:' for throwaway unit tests. */
-  path: string;
-  /**
-   * 'full': a commit survives power loss (the WAL is fsynced on every commit).
-   * 'normal': a commit survives a process crash (kill -9), not a power cut. See docs/reliability.md "Durability".
-   */
-  synchronous: 'full' | 'normal';
-  /** How often the checkpoint thread checkpoints the WAL (default 1 s; 0: no thread, SQLite checkpoints in commits). */
-  checkpointIntervalMs?: number;
-  onCheckpointFailure?: (detail: string) => void;
-  /** STORE_MAX_SIZE_MB in bytes: past it commits fail with SQLITE_FULL (size-cap.ts). Unset: no cap. */
-  maxSizeBytes?: number;
-}
+export type { SqliteStoreOptions } from './open.js';
 
 /**
  * SQLite store for one relay process. better-sqlite3 is synchronous; webhook commits arriving in
