@@ -1,7 +1,7 @@
 /**
  * npm run bench:console [-- --store=sqlite|postgres] — the console's queries against 1,000,000 stored
  * events (issue 14, item 5), on both stores by default. Seeds each store through its own schema
- * (bench/console-seed.ts), then times each store call behind an admin route: median and p99 of RUNS
+ * (bench/console/console-seed.ts), then times each store call behind an admin route: median and p99 of RUNS
  * runs. Target: each within 200 ms. PostgreSQL is a throwaway server started here
  * (support/postgres-server.ts, PostgreSQL's default settings), removed afterwards.
  */
@@ -9,10 +9,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { startPostgresServer } from '../support/postgres-server.js';
-import { createPostgresStore } from '../src/store/postgres-store.js';
-import { createSqliteStore } from '../src/store/sqlite-store.js';
-import type { Store } from '../src/store/types.js';
+import { startPostgresServer } from '../../support/postgres-server.js';
+import { createPostgresStore } from '../../src/store/postgres-store.js';
+import { createSqliteStore } from '../../src/store/sqlite-store.js';
+import type { Store } from '../../src/store/types.js';
 import { eventIdOf, seedPostgres, seedSqlite, type SeedShape } from './console-seed.js';
 
 const EVENTS = Number(process.env['CONSOLE_BENCH_EVENTS'] ?? 1_000_000);

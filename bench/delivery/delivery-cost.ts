@@ -3,16 +3,16 @@
  * the ingest path. The relay takes wrk load (as in phase 1) with delivery as in production, with
  * delivery throttled to one request a second (so it barely touches the store), and with two delivery
  * settings, in alternating rounds. Not part of `npm run bench` (about 2 minutes):
- *   npm run build && node dist/bench/delivery-cost.js [rounds=3] [seconds=6]
+ *   npm run build && node dist/bench/delivery/delivery-cost.js [rounds=3] [seconds=6]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startFastDcs, startFastIms } from './fake-adobe-fast.js';
-import { relayEnv, startRelay } from './processes.js';
-import { loadSamples } from './samples.js';
-import { median } from './stats.js';
-import { runWrk, writeWrkScript, wrkPath } from './wrk.js';
+import { startFastDcs, startFastIms } from '../fakes/fake-adobe-fast.js';
+import { relayEnv, startRelay } from '../harness/processes.js';
+import { loadSamples } from '../load/samples.js';
+import { median } from '../harness/stats.js';
+import { runWrk, writeWrkScript, wrkPath } from '../load/wrk.js';
 
 const VARIANTS: Record<string, Record<string, string>> = {
   'production defaults': {},

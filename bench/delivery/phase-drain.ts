@@ -1,11 +1,11 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Context } from './context.js';
-import type { DcsStats } from './fake-adobe-fast.js';
-import type { GenResult } from './load-gen.js';
-import { monitor, relayEnv, sampleProcess, startRelay } from './processes.js';
-import { metricSum, queuePending, scrape, sleep, until } from './stats.js';
+import type { Context } from '../context.js';
+import type { DcsStats } from '../fakes/fake-adobe-fast.js';
+import type { GenResult } from '../load/load-gen.js';
+import { monitor, relayEnv, sampleProcess, startRelay } from '../harness/processes.js';
+import { metricSum, queuePending, scrape, sleep, until } from '../harness/stats.js';
 
 export interface HeapStats {
   usedMb: number;

@@ -1,9 +1,9 @@
 import { rmSync } from 'node:fs';
-import type { Context } from './context.js';
-import type { GenResult } from './load-gen.js';
+import type { Context } from '../context.js';
+import type { GenResult } from '../load/load-gen.js';
 import { awaitDrain, type DrainRun } from './phase-drain.js';
-import { relayEnv, startRelay } from './processes.js';
-import { sleep } from './stats.js';
+import { relayEnv, startRelay } from '../harness/processes.js';
+import { sleep } from '../harness/stats.js';
 
 export interface OutageResult {
   /** How long the inlet answered 503, ms (at least the plan's; longer if the load outlasted it). */

@@ -6,7 +6,7 @@
  * failing backlog keeps its worker busy throughout: the worst case for B. In process, SQLite unless
  * STORE_URL is given (e.g. a PostgreSQL URL).
  */
-import { fillBacklog, percentile, probeLatencies, startTwoBrands } from '../test/helpers/route-isolation.js';
+import { fillBacklog, percentile, probeLatencies, startTwoBrands } from '../../test/helpers/route-isolation.js';
 
 const BACKLOG = Number(process.env['ISOLATION_BACKLOG'] ?? 10_000);
 const PROBES = Number(process.env['ISOLATION_PROBES'] ?? 300);

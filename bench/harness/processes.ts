@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { relayNodeFlags } from '../support/relay-node-flags.js';
-import { ROOT } from './samples.js';
+import { relayNodeFlags } from '../../support/relay-node-flags.js';
+import { ROOT } from '../load/samples.js';
 
 export interface ServerProcess {
   name: string;

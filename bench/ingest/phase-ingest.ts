@@ -1,8 +1,8 @@
 import { rmSync } from 'node:fs';
-import type { Context } from './context.js';
-import { cpuSeconds, distScript, monitor, relayEnv, startRelay, startServer, type ServerProcess } from './processes.js';
-import { median, metricSum, scrape, sleep, until } from './stats.js';
-import { runWrk, type WrkResult } from './wrk.js';
+import type { Context } from '../context.js';
+import { cpuSeconds, distScript, monitor, relayEnv, startRelay, startServer, type ServerProcess } from '../harness/processes.js';
+import { median, metricSum, scrape, sleep, until } from '../harness/stats.js';
+import { runWrk, type WrkResult } from '../load/wrk.js';
 
 /** `relay-normal`: a diagnostic, the relay with STORE_SYNCHRONOUS=normal (no fsync per commit). */
 export type IngestSide = 'relay' | 'bare' | 'relay-normal';
@@ -66,7 +66,7 @@ export async function ingestPhase(ctx: Context): Promise<IngestResult> {
     const extra: Record<string, string> = side === 'relay-normal' ? { STORE_SYNCHRONOUS: 'normal' } : {};
     const server = isRelay
       ? await startRelay(relayEnv({ dir, dcsInletUrl: ctx.dcs.inletUrl, ims: ctx.ims, extra }))
-      : await startServer('bare-fastify', distScript('bench/bare-fastify.js'), { PORT: '0' });
+      : await startServer('bare-fastify', distScript('bench/ingest/bare-fastify.js'), { PORT: '0' });
     try {
       const deliveredAtStart = ctx.dcs.stats().messages;
       await load(server, p.warmupSeconds);

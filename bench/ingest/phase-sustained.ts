@@ -1,8 +1,8 @@
 import { rmSync } from 'node:fs';
-import type { Context } from './context.js';
-import type { GenResult } from './load-gen.js';
-import { monitor, relayEnv, startRelay } from './processes.js';
-import { queuePending, sleep, until } from './stats.js';
+import type { Context } from '../context.js';
+import type { GenResult } from '../load/load-gen.js';
+import { monitor, relayEnv, startRelay } from '../harness/processes.js';
+import { queuePending, sleep, until } from '../harness/stats.js';
 
 export interface SustainedStep {
   rate: number;

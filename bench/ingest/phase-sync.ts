@@ -1,10 +1,10 @@
 import { rmSync } from 'node:fs';
-import type { Context } from './context.js';
-import { startFastDcs } from './fake-adobe-fast.js';
-import type { GenResult } from './load-gen.js';
-import { distScript, monitor, relayEnv, startRelay, startServer } from './processes.js';
-import { median, until } from './stats.js';
-import { runWrk, type WrkResult } from './wrk.js';
+import type { Context } from '../context.js';
+import { startFastDcs } from '../fakes/fake-adobe-fast.js';
+import type { GenResult } from '../load/load-gen.js';
+import { distScript, monitor, relayEnv, startRelay, startServer } from '../harness/processes.js';
+import { median, until } from '../harness/stats.js';
+import { runWrk, type WrkResult } from '../load/wrk.js';
 
 export interface SyncRound {
   side: 'relay' | 'sync';
@@ -58,7 +58,7 @@ export async function syncPhase(ctx: Context): Promise<SyncResult> {
       for (const side of order) {
         const dir = ctx.freshDir(side);
         const env = relayEnv({ dir, dcsInletUrl: slow.inletUrl, ims: ctx.ims });
-        const server = side === 'relay' ? await startRelay(env) : await startServer('sync-relay', distScript('bench/sync-relay.js'), env);
+        const server = side === 'relay' ? await startRelay(env) : await startServer('sync-relay', distScript('bench/ingest/sync-relay.js'), env);
         try {
           const prefix = `sync${side}${round}x${Date.now()}`;
           await ctx.gen.run({ cmd: 'rate', url: server.url, prefix: `${prefix}w`, rate: p.rate, seconds: 1, connections: 64, maxOutstanding: 5000 });

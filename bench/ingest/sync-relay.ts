@@ -6,10 +6,10 @@
  */
 import Fastify from 'fastify';
 import { Agent, request } from 'undici';
-import { loadConfig } from '../src/config/config.js';
-import { normalizeEnvelope } from '../src/ingest/envelope.js';
-import { mapEvent } from '../src/mapping/map-event.js';
-import { batchUrlFromInletUrl } from '../src/adobe/dcs-client.js';
+import { loadConfig } from '../../src/config/config.js';
+import { normalizeEnvelope } from '../../src/ingest/envelope.js';
+import { mapEvent } from '../../src/mapping/map-event.js';
+import { batchUrlFromInletUrl } from '../../src/adobe/dcs-client.js';
 
 const config = loadConfig(process.env);
 if (!config.adobe) throw new Error('sync-relay: AEP_INLET_URL must be set');

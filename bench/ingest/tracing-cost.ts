@@ -2,18 +2,18 @@
  * What tracing costs at ingest (issue 15): the relay with tracing off, with it on (exporting
  * http/protobuf to a local OTLP sink), and optionally a build of the code before tracing
  * (`--before=path/to/dist/src/server.js`), alternating A B C C B A so drift hits every side.
- * Short on purpose (about 2 minutes): `npm run build && node dist/bench/tracing-cost.js [--seconds=15]`.
+ * Short on purpose (about 2 minutes): `npm run build && node dist/bench/ingest/tracing-cost.js [--seconds=15]`.
  */
 import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startFastDcs, startFastIms } from './fake-adobe-fast.js';
-import { relayEnv, startRelay, startServer, type ServerProcess } from './processes.js';
-import { loadSamples } from './samples.js';
-import { median } from './stats.js';
-import { runWrk, writeWrkScript, wrkPath, type WrkResult } from './wrk.js';
+import { startFastDcs, startFastIms } from '../fakes/fake-adobe-fast.js';
+import { relayEnv, startRelay, startServer, type ServerProcess } from '../harness/processes.js';
+import { loadSamples } from '../load/samples.js';
+import { median } from '../harness/stats.js';
+import { runWrk, writeWrkScript, wrkPath, type WrkResult } from '../load/wrk.js';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const seconds = Number(arg('seconds') ?? 15);

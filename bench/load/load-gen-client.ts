@@ -1,5 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { distScript } from './processes.js';
+import { distScript } from '../harness/processes.js';
 import type { GenCommand, GenResult } from './load-gen.js';
 
 /** The load generator child process (load-gen.ts), one command at a time. */
@@ -12,7 +12,7 @@ export interface LoadGen {
 }
 
 export async function startLoadGen(): Promise<LoadGen> {
-  const child: ChildProcess = fork(distScript('bench/load-gen.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child: ChildProcess = fork(distScript('bench/load/load-gen.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   await new Promise<void>((resolve, reject) => {
     child.once('message', () => resolve());
     child.once('exit', (code) => reject(new Error(`bench: load generator exited (${code})`)));

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** Repository root, from dist/bench/*.js or bench/*.ts alike. */
-export const ROOT = join(import.meta.dirname, import.meta.dirname.includes(`${join('dist', 'bench')}`) ? '../..' : '..');
+/** Repository root, from dist/bench/load/*.js or bench/load/*.ts alike. */
+export const ROOT = join(import.meta.dirname, import.meta.dirname.includes(`${join('dist', 'bench')}`) ? '../../..' : '../..');
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'capillary');
 

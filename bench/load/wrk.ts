@@ -46,7 +46,7 @@ const luaString = (s: string) => `[==[${s}]==]`;
 export function writeWrkScript(dir: string, samples: SampleTemplate[], ports?: number[]): string {
   const path = join(dir, ports ? `webhooks-${ports.join('-')}.lua` : 'webhooks.lua');
   // With `ports`, wrk's threads are spread over them in turn (thread.addr): one wrk process, one
-  // latency histogram for the load on several replicas (bench/scale-out.ts).
+  // latency histogram for the load on several replicas (bench/scale-out/scale-out.ts).
   const spread = ports
     ? `local ports = { ${ports.map((p) => `"${p}"`).join(', ')} }\n` +
       'function spreadThread(thread, n) thread.addr = wrk.lookup("127.0.0.1", ports[((n - 1) % #ports) + 1])[1] end\n'

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { databaseUrl, startPostgresServer } from '../support/postgres-server.js';
+import { databaseUrl, startPostgresServer } from '../../support/postgres-server.js';
 
 export interface BenchPostgres {
   /** URL of the `postgres` database (databases are created from it). */

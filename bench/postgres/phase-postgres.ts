@@ -1,9 +1,9 @@
 import { rmSync } from 'node:fs';
-import type { Context } from './context.js';
-import { cpuSeconds, relayEnv, startRelay } from './processes.js';
-import { createBenchDatabase, dropBenchDatabase, startBenchPostgres, type BenchPostgres } from './scale-out-postgres.js';
-import { median, metricSum, scrape } from './stats.js';
-import { runWrk, type WrkResult } from './wrk.js';
+import type { Context } from '../context.js';
+import { cpuSeconds, relayEnv, startRelay } from '../harness/processes.js';
+import { createBenchDatabase, dropBenchDatabase, startBenchPostgres, type BenchPostgres } from './bench-postgres.js';
+import { median, metricSum, scrape } from '../harness/stats.js';
+import { runWrk, type WrkResult } from '../load/wrk.js';
 
 type Store = 'sqlite' | 'postgres';
 
@@ -28,7 +28,7 @@ export type PostgresResult =
   | { skipped?: undefined; origin: string; version: string; rounds: PostgresRound[]; sqlite: StoreSide; postgres: StoreSide; rpsRatio: number };
 
 /**
- * 1b. PostgreSQL, one replica, beside SQLite (issue 12; bench/postgres-ingest.ts as a phase): wrk on
+ * 1b. PostgreSQL, one replica, beside SQLite (issue 12; bench/postgres/postgres-ingest.ts as a phase): wrk on
  * one relay with production settings, fresh store per round (a new database, or a new file), the
  * stores alternating ABBA. PostgreSQL is TEST_POSTGRES_URL's server or a throwaway durable cluster;
  * with neither to be had the phase is skipped, not failed.

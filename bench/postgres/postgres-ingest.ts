@@ -8,10 +8,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createBenchDatabase, dropBenchDatabase, startBenchPostgres } from './scale-out-postgres.js';
-import { loadSamples } from './samples.js';
-import { acceptedBy, relayEnv, ROOT, startFakeAdobe, startReplica } from './scale-out-servers.js';
-import { runWrk, writeWrkScript, type WrkResult } from './wrk.js';
+import { createBenchDatabase, dropBenchDatabase, startBenchPostgres } from './bench-postgres.js';
+import { loadSamples } from '../load/samples.js';
+import { acceptedBy, relayEnv, ROOT, startFakeAdobe, startReplica } from '../scale-out/scale-out-servers.js';
+import { runWrk, writeWrkScript, type WrkResult } from '../load/wrk.js';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const before = arg('before');

@@ -1,11 +1,11 @@
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Context } from './context.js';
-import { relayEnv, startRelay } from './processes.js';
+import type { Context } from '../context.js';
+import { relayEnv, startRelay } from '../harness/processes.js';
 import { summarizeProfile, type ProfileSummary } from './profile-summary.js';
-import { ROOT } from './samples.js';
-import { until } from './stats.js';
-import { runWrk, type WrkResult } from './wrk.js';
+import { ROOT } from '../load/samples.js';
+import { until } from '../harness/stats.js';
+import { runWrk, type WrkResult } from '../load/wrk.js';
 
 /** Where the .cpuprofile files are kept (open them in Chrome DevTools or speedscope). */
 export const PROFILE_DIR = join(ROOT, 'dist', 'bench-profiles');

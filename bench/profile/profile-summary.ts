@@ -1,12 +1,12 @@
 /**
  * Summarizes a V8 .cpuprofile (from `node --cpu-prof`): self time by function and by package, and
  * inclusive time of the relay's own functions. Used by run.ts; also a CLI:
- *   node dist/bench/profile-summary.js <file.cpuprofile> [top]
+ *   node dist/bench/profile/profile-summary.js <file.cpuprofile> [top]
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ROOT } from './samples.js';
+import { ROOT } from '../load/samples.js';
 
 interface CpuProfileNode {
   id: number;
@@ -211,7 +211,7 @@ export function profileMarkdown(title: string, s: ProfileSummary, top = 15, thre
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const file = process.argv[2];
   if (!file) {
-    process.stderr.write('usage: node dist/bench/profile-summary.js <file.cpuprofile> [top]\n');
+    process.stderr.write('usage: node dist/bench/profile/profile-summary.js <file.cpuprofile> [top]\n');
     process.exit(2);
   }
   process.stdout.write(profileMarkdown(file, summarizeProfile(file, Number(process.argv[3] ?? 25)), Number(process.argv[3] ?? 25)));

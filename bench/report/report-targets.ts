@@ -1,13 +1,13 @@
-import type { Plan } from './context.js';
-import type { DrainResult } from './phase-drain.js';
-import type { IngestResult } from './phase-ingest.js';
-import type { OutageResult } from './phase-outage.js';
-import type { PostgresResult } from './phase-postgres.js';
-import type { ProfileResult } from './phase-profile.js';
-import type { StallResult, StallRun } from './phase-stall.js';
-import type { SustainedResult } from './phase-sustained.js';
-import type { SyncResult } from './phase-sync.js';
-import { fmt } from './stats.js';
+import type { Plan } from '../context.js';
+import type { DrainResult } from '../delivery/phase-drain.js';
+import type { IngestResult } from '../ingest/phase-ingest.js';
+import type { OutageResult } from '../delivery/phase-outage.js';
+import type { PostgresResult } from '../postgres/phase-postgres.js';
+import type { ProfileResult } from '../profile/phase-profile.js';
+import type { StallResult, StallRun } from '../stall/phase-stall.js';
+import type { SustainedResult } from '../ingest/phase-sustained.js';
+import type { SyncResult } from '../ingest/phase-sync.js';
+import { fmt } from '../harness/stats.js';
 
 export interface Results {
   plan: Plan;

@@ -1,11 +1,11 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { profileMarkdown } from './profile-summary.js';
+import { profileMarkdown } from '../profile/profile-summary.js';
 import { measuredBullets, postgresMarkdown, stallMarkdown, table } from './report-sections.js';
 import { memoryRows, summaryRows, type Results } from './report-targets.js';
-import { relayNodeFlags } from '../support/relay-node-flags.js';
-import { ROOT } from './samples.js';
-import { fmt } from './stats.js';
+import { relayNodeFlags } from '../../support/relay-node-flags.js';
+import { ROOT } from '../load/samples.js';
+import { fmt } from '../harness/stats.js';
 
 export { consoleTable, summaryRows, type Results } from './report-targets.js';
 
@@ -40,19 +40,19 @@ export function markdown(r: Results): string {
   out.push(
     [
       `- The relay runs as a real process (\`node ${relayNodeFlags().join(' ')} dist/src/server.js\`, what \`npm start\` runs) with its production defaults: SQLite store on a fresh file with \`STORE_SYNCHRONOUS=full\` (every acknowledged webhook is fsynced) on its own thread, ` +
-        'rate limit on, `LOG_LEVEL=info`, delivery running to a fake Adobe (bench/fake-adobe-fast.ts: IMS token, then 207 with one `xactionId` per message, counting messages without parsing) over HTTP on 127.0.0.1. ' +
+        'rate limit on, `LOG_LEVEL=info`, delivery running to a fake Adobe (bench/fakes/fake-adobe-fast.ts: IMS token, then 207 with one `xactionId` per message, counting messages without parsing) over HTTP on 127.0.0.1. ' +
         'Only the ExperienceEvent dataset is configured, so one webhook is one message.',
       '- Bodies are the Capillary samples of test/fixtures/capillary (0.7–1.2 KB), in turn, each with a unique `eventId`.',
-      `- 1. Ingest: wrk, ${r.plan.ingest.threads} thread, ${r.plan.ingest.connections} connections, ${r.plan.ingest.rounds} alternating rounds (ABBA) of ${r.plan.ingest.seconds} s per side after a ${r.plan.ingest.warmupSeconds} s warm-up, a fresh relay (and store) per round; medians, with the range over rounds. The bare side is bench/bare-fastify.ts (Fastify 5 parsing the JSON and answering 202, no logging).` +
+      `- 1. Ingest: wrk, ${r.plan.ingest.threads} thread, ${r.plan.ingest.connections} connections, ${r.plan.ingest.rounds} alternating rounds (ABBA) of ${r.plan.ingest.seconds} s per side after a ${r.plan.ingest.warmupSeconds} s warm-up, a fresh relay (and store) per round; medians, with the range over rounds. The bare side is bench/ingest/bare-fastify.ts (Fastify 5 parsing the JSON and answering 202, no logging).` +
         (r.plan.ingest.diagnoseFsync ? ' A third side, `relay-normal`, is the relay with `STORE_SYNCHRONOUS=normal`: a diagnostic that shows what the fsync per commit costs, not a target.' : ''),
-      `- 2. Sustained: bench/load-gen.ts in its own process, open loop (latency from each request's due time), ${r.plan.sustained.seconds} s per rate, stepping ${r.plan.sustained.rates.join(', ')}/s; a rate is kept up when ≥ 98% is acknowledged with no refusals and \`relay_queue_pending\` (read from /metrics each second) stays under half a second of traffic (at least 1,000) in the second half of the step. Stops at the first rate not kept up.`,
+      `- 2. Sustained: bench/load/load-gen.ts in its own process, open loop (latency from each request's due time), ${r.plan.sustained.seconds} s per rate, stepping ${r.plan.sustained.rates.join(', ')}/s; a rate is kept up when ≥ 98% is acknowledged with no refusals and \`relay_queue_pending\` (read from /metrics each second) stays under half a second of traffic (at least 1,000) in the second half of the step. Stops at the first rate not kept up.`,
       `- 3. Drain: the fake Adobe stops listening (connections refused), ${fmt.int(r.plan.drain.backlog)} webhooks are queued (64 connections), then Adobe comes back; the fake records every request's size and the largest request and message counts in any sliding 1 s window. ` +
         (r.plan.drain.circuitOpenMs === undefined
           ? 'Production settings throughout: the first delivery waits for the circuit breaker\'s next probe (2 s after it opened, doubling after each failed probe up to `CIRCUIT_OPEN_MS`).'
           : `Settings: ${JSON.stringify(r.drain?.settings ?? {})}.`) +
         ' A consistent copy of the backlog store (SQLite `VACUUM INTO`) is then drained by a relay with `AEP_MAX_MESSAGES_PER_SECOND`/`AEP_MAX_REQUESTS_PER_SECOND` lifted, to tell the cap from the relay.',
       '- 4. Memory: VmRSS of the relay process sampled every 200 ms and its VmHWM (reset per phase through /proc/PID/clear_refs).',
-      `- 5. bench/sync-relay.ts maps each webhook with the relay's own mapper and POSTs it to Adobe before answering (keep-alive undici pool); both it and the relay face a fake Adobe answering after ${r.plan.sync.adobeDelayMs} ms. ` +
+      `- 5. bench/ingest/sync-relay.ts maps each webhook with the relay's own mapper and POSTs it to Adobe before answering (keep-alive undici pool); both it and the relay face a fake Adobe answering after ${r.plan.sync.adobeDelayMs} ms. ` +
         `${r.plan.sync.rounds} alternating rounds; in each, ${r.plan.sync.seconds} s open loop at ${r.plan.sync.rate} webhooks/s (a rate both can take: the ack latency Capillary sees), then ${r.plan.sync.wrkSeconds} s of wrk with ${r.plan.sync.connections} connections (the most each can take).`,
       ...measuredBullets(r.plan),
     ].join('\n'),
@@ -165,7 +165,7 @@ export function markdown(r: Results): string {
   out.push('', '## What the profile shows', '', ANALYSIS_START, previousAnalysis() || '_No analysis written yet: see the profile data below._', ANALYSIS_END);
   if (r.profile) {
     out.push('', '### Profile data of this run', '');
-    out.push(`\`node --cpu-prof\` on the relay process; files in dist/bench-profiles/ (open in Chrome DevTools). Summaries by bench/profile-summary.ts.`, '');
+    out.push(`\`node --cpu-prof\` on the relay process; files in dist/bench-profiles/ (open in Chrome DevTools). Summaries by bench/profile/profile-summary.ts.`, '');
     out.push(profileMarkdown(`Ingest (wrk ${r.plan.ingest.connections} connections, ${fmt.int(r.profile.ingest.wrk.rps)} req/s while profiled)`, r.profile.ingest.summary));
     if (r.profile.ingest.store) out.push(profileMarkdown('Ingest, the SQLite store\'s thread (same run)', r.profile.ingest.store, 15, 'store thread'));
     out.push(profileMarkdown(`Ingest with STORE_SYNCHRONOUS=normal (diagnostic; ${fmt.int(r.profile.ingestNormal.wrk.rps)} req/s while profiled)`, r.profile.ingestNormal.summary));

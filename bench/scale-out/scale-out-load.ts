@@ -1,12 +1,12 @@
 /**
- * Load for the scale-out benchmark (bench/scale-out.ts): a count-exact undici loader for the drain
- * backlog, and the machine's CPU use. wrk and the samples are bench/wrk.ts's and bench/samples.ts's.
+ * Load for the scale-out benchmark (bench/scale-out/scale-out.ts): a count-exact undici loader for the drain
+ * backlog, and the machine's CPU use. wrk and the samples are bench/load/wrk.ts's and bench/load/samples.ts's.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { Pool } from 'undici';
-import { AUTH_SECRET, bodyOf, WEBHOOK_PATH, type SampleTemplate } from './samples.js';
+import { AUTH_SECRET, bodyOf, WEBHOOK_PATH, type SampleTemplate } from '../load/samples.js';
 
-export type { WrkResult } from './wrk.js';
+export type { WrkResult } from '../load/wrk.js';
 
 // ------------------------------------------------------------------ load
 

@@ -1,9 +1,9 @@
-/** Types, formatting and the SCALE-OUT.md report of the scale-out benchmark (bench/scale-out.ts). */
+/** Types, formatting and the SCALE-OUT.md report of the scale-out benchmark (bench/scale-out/scale-out.ts). */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
-import type { BenchPostgres } from './scale-out-postgres.js';
+import type { BenchPostgres } from '../postgres/bench-postgres.js';
 import type { CpuUse, WrkResult } from './scale-out-load.js';
 import { ROOT } from './scale-out-servers.js';
 
@@ -147,7 +147,7 @@ export function report(o: {
   const command = `npm run bench:scale-out${quick ? ' -- --quick' : ''}`;
   return `# Scale-out: one relay replica vs two on one PostgreSQL store
 
-Written by \`${command}\` (bench/scale-out.ts) on ${new Date().toISOString()} in ${fmt(elapsedS)} s.${quick ? ' **Quick run: short rounds, small backlog; indicative only.**' : ''}
+Written by \`${command}\` (bench/scale-out/scale-out.ts) on ${new Date().toISOString()} in ${fmt(elapsedS)} s.${quick ? ' **Quick run: short rounds, small backlog; indicative only.**' : ''}
 
 ${busyNote(ingest, drain)}**Read this first.** This machine has ${cpus().length} cores. Both replicas, PostgreSQL, wrk and the fake Adobe
 all share them, so a second replica adds no CPU: it only splits the same cores between two Node
@@ -176,7 +176,7 @@ ${machine.join('\n')}
   divide Adobe's 10,000 messages/s between the replicas (README, "Limits respected").
 - Bodies: the Capillary samples of test/fixtures/capillary in turn, each with a unique \`eventId\`. Only
   the ExperienceEvent dataset is configured, so one webhook is one message.
-- Fake Adobe (bench/scale-out-servers.ts): an IMS token, then 207 with one \`xactionId\` per message;
+- Fake Adobe (bench/scale-out/scale-out-servers.ts): an IMS token, then 207 with one \`xactionId\` per message;
   it counts every message and every ExperienceEvent \`_id\`, so a message sent by both replicas (or
   twice by one) is counted in "twice".
 - 1. Ingest: one wrk, ${plan.threads} threads, ${plan.connections} connections, ${plan.warmupSeconds} s warm-up then ${plan.seconds} s measured, on a fresh

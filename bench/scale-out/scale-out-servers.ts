@@ -1,5 +1,5 @@
 /**
- * Processes and fakes for the scale-out benchmark (bench/scale-out.ts): relay replicas as real
+ * Processes and fakes for the scale-out benchmark (bench/scale-out/scale-out.ts): relay replicas as real
  * processes, and a fast fake Adobe (IMS token + DCS batch inlet that counts every message and every
  * ExperienceEvent `_id`, so a message sent by both replicas shows).
  */
@@ -7,9 +7,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
-import { AUTH_SECRET } from './samples.js';
+import { AUTH_SECRET } from '../load/samples.js';
 
-export const ROOT = join(import.meta.dirname, '..', '..');
+export const ROOT = join(import.meta.dirname, '..', '..', '..');
 
 // ------------------------------------------------------------------ fake Adobe
 

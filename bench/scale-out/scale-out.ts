@@ -5,16 +5,16 @@
  *   2. Drain: one backlog of webhooks is queued once (delivery held to ~1 message/s), copied per round
  *      (CREATE DATABASE ... TEMPLATE), and drained by one or by two replicas started together into a
  *      fast fake Adobe that counts every ExperienceEvent `_id`: the rate, and how many were sent twice.
- * Prints a table and writes bench/SCALE-OUT.md. Run: `npm run bench:scale-out [-- --quick]`.
+ * Prints a table and writes bench/scale-out/SCALE-OUT.md. Run: `npm run bench:scale-out [-- --quick]`.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuText, fmt, report, versions, type DrainRow, type IngestRow, type Plan, type Replicas } from './scale-out-report.js';
-import { createBenchDatabase, dropBenchDatabase, startBenchPostgres, storeCounts, type BenchPostgres } from './scale-out-postgres.js';
-import { loadSamples } from './samples.js';
+import { createBenchDatabase, dropBenchDatabase, startBenchPostgres, storeCounts, type BenchPostgres } from '../postgres/bench-postgres.js';
+import { loadSamples } from '../load/samples.js';
 import { cpuWindow, postCount, until } from './scale-out-load.js';
-import { runWrk, writeWrkScript } from './wrk.js';
+import { runWrk, writeWrkScript } from '../load/wrk.js';
 import { ROOT, acceptedBy, relayEnv, startFakeAdobe, startReplica, type FakeAdobe, type Replica } from './scale-out-servers.js';
 
 const WRK = '/usr/bin/wrk';
@@ -151,7 +151,7 @@ async function main(): Promise<void> {
       await dropBenchDatabase(pg.url, backlog.name);
     }
     const markdown = report({ plan, ingest, drain, backlog, env, elapsedS: (performance.now() - started) / 1000 });
-    const out = join(ROOT, 'bench', 'SCALE-OUT.md');
+    const out = join(ROOT, 'bench', 'scale-out', 'SCALE-OUT.md');
     writeFileSync(out, markdown);
     log(`\n${markdown.slice(markdown.indexOf('## Summary'), markdown.indexOf('## Machine'))}`);
     log(`written: ${out}`);

@@ -1,11 +1,11 @@
 /**
- * The soak's stand-in for AEP streaming ingestion: unlike bench/fake-adobe-fast.ts it parses every
+ * The soak's stand-in for AEP streaming ingestion: unlike bench/fakes/fake-adobe-fast.ts it parses every
  * batch and counts each accepted ExperienceEvent by its `_id` (the Capillary eventId), so the soak
  * can tell lost from doubled messages. Faults: refuse connections, answer 503, answer 429 with
  * Retry-After. Load is modest (about 100 messages/s), so parsing costs nothing that matters.
  */
 import http from 'node:http';
-import { stoppable } from './stoppable-server.js';
+import { stoppable } from '../fakes/stoppable-server.js';
 
 export type SoakDcsMode = { kind: 'ok' } | { kind: 'refused' } | { kind: 'status'; status: 503 | 429; retryAfterS?: number };
 

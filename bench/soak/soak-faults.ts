@@ -4,7 +4,7 @@
  * restart, whose "delivered" mark never reached the store, is sent again once its lease expires.
  * Outages and 429s answer the whole request with an error, so Adobe accepts nothing twice there.
  */
-import type { PostgresServer } from '../support/postgres-server.js';
+import type { PostgresServer } from '../../support/postgres-server.js';
 import type { RepeatDelivery, SoakDcs } from './soak-adobe.js';
 import type { SoakRelay } from './soak-relay.js';
 

@@ -5,7 +5,7 @@
  * retry storm stays a modest one). Only 127.0.0.1.
  */
 import { Agent, request } from 'undici';
-import { AUTH_SECRET, WEBHOOK_PATH, bodyOf, type SampleTemplate } from './samples.js';
+import { AUTH_SECRET, WEBHOOK_PATH, bodyOf, type SampleTemplate } from '../load/samples.js';
 
 export interface SoakLoad {
   /** Event ids the relay answered 202 for (accepted or duplicate). */

@@ -4,8 +4,8 @@
  * open file descriptors read from /proc at the start and end of each process.
  */
 import { readdirSync } from 'node:fs';
-import { freePort } from '../support/postgres-server.js';
-import { sampleProcess, startRelay, type ServerProcess } from './processes.js';
+import { freePort } from '../../support/postgres-server.js';
+import { sampleProcess, startRelay, type ServerProcess } from '../harness/processes.js';
 
 export interface ProcessRecord {
   pid: number;

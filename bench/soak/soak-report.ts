@@ -1,4 +1,4 @@
-/** The soak's figures: one table printed and written as markdown (bench/SOAK.md by default). */
+/** The soak's figures: one table printed and written as markdown (bench/soak/SOAK.md by default). */
 import type { FaultRecord } from './soak-faults.js';
 import type { ProcessRecord } from './soak-relay.js';
 
@@ -62,7 +62,7 @@ export function renderSoak(f: SoakFigures): string {
   const lines = [
     `# Soak: ${f.minutes} min on ${f.store}, started ${new Date(f.startedAt).toISOString()}`,
     '',
-    'Produced by `npm run soak` (bench/soak.ts): the built relay process, a counting fake Adobe on 127.0.0.1.',
+    'Produced by `npm run soak` (bench/soak/soak.ts): the built relay process, a counting fake Adobe on 127.0.0.1.',
     '',
     '| figure | value |',
     '| --- | --- |',

@@ -12,11 +12,11 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { databaseUrl, startPostgresServer, type PostgresServer } from '../support/postgres-server.js';
-import { scratch } from './context.js';
-import { startFastIms } from './fake-adobe-fast.js';
-import { relayEnv, sampleProcess } from './processes.js';
-import { ROOT, loadSamples } from './samples.js';
+import { databaseUrl, startPostgresServer, type PostgresServer } from '../../support/postgres-server.js';
+import { scratch } from '../context.js';
+import { startFastIms } from '../fakes/fake-adobe-fast.js';
+import { relayEnv, sampleProcess } from '../harness/processes.js';
+import { ROOT, loadSamples } from '../load/samples.js';
 import { startSoakDcs } from './soak-adobe.js';
 import { attributeRepeats, injectFault, rotation, type FaultRecord } from './soak-faults.js';
 import { startSoakLoad } from './soak-load.js';
@@ -31,7 +31,7 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '100' },
     senders: { type: 'string', default: '4' },
     'fault-every': { type: 'string', default: '60' },
-    out: { type: 'string', default: join(ROOT, 'bench', 'SOAK.md') },
+    out: { type: 'string', default: join(ROOT, 'bench', 'soak', 'SOAK.md') },
   },
 });
 const minutes = Number(args.minutes);

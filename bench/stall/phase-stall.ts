@@ -3,11 +3,11 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { request } from 'undici';
-import type { Context } from './context.js';
-import type { GenResult } from './load-gen.js';
-import { monitor, relayEnv, startRelay, type ServerProcess } from './processes.js';
+import type { Context } from '../context.js';
+import type { GenResult } from '../load/load-gen.js';
+import { monitor, relayEnv, startRelay, type ServerProcess } from '../harness/processes.js';
 import { prefillPruneStore, prefillReplayStore } from './stall-stores.js';
-import { sleep, until } from './stats.js';
+import { sleep, until } from '../harness/stats.js';
 
 const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef0123';
 const DAY_MS = 86_400_000;

@@ -3,7 +3,7 @@
  * this build side by side with a build of the code before the chunking (`--before=path/to/dist/src/
  * server.js`, e.g. main built in a scratch copy), alternating A B B A. Each round starts a relay on a
  * copy of one store holding `--events` unmapped events, sends webhooks at 200/s open loop
- * (bench/load-gen.ts: latency from when each was due) and replays every stored event through
+ * (bench/load/load-gen.ts: latency from when each was due) and replays every stored event through
  * POST /admin/events/replay, 10,000 per request (the synchronous API both sides share).
  * `npm run bench:replay-stall -- --before=... [--events=10000] [--rounds=1] [--seconds=10]`
  */
@@ -12,12 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { request } from 'undici';
-import { SQLITE_MIGRATIONS } from '../src/store/sqlite-schema.js';
-import { startFastDcs, startFastIms } from './fake-adobe-fast.js';
-import { startLoadGen } from './load-gen-client.js';
-import { relayEnv, startRelay, startServer } from './processes.js';
-import { bodyOf, loadSamples } from './samples.js';
-import { median } from './stats.js';
+import { SQLITE_MIGRATIONS } from '../../src/store/sqlite-schema.js';
+import { startFastDcs, startFastIms } from '../fakes/fake-adobe-fast.js';
+import { startLoadGen } from '../load/load-gen-client.js';
+import { relayEnv, startRelay, startServer } from '../harness/processes.js';
+import { bodyOf, loadSamples } from '../load/samples.js';
+import { median } from '../harness/stats.js';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const events = Number(arg('events') ?? 10_000);

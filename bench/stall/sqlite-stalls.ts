@@ -2,7 +2,7 @@
  * A diagnostic for the "What the profile shows" section: how long one SQLite commit blocks the thread
  * on this machine's disk, by `synchronous` mode and by WAL auto-checkpoint, with rows shaped like the
  * relay's (a 1 KB payload and a 1 KB message body per event, in groups). Not part of `npm run bench`:
- *   node dist/bench/sqlite-stalls.js [commits=1500] [eventsPerCommit=10]
+ *   node dist/bench/stall/sqlite-stalls.js [commits=1500] [eventsPerCommit=10]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

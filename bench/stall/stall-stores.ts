@@ -1,11 +1,11 @@
 /**
- * Store files for the stall phase (bench/phase-stall.ts), written straight into SQLite with the
- * relay's own migrations (as bench/replay-stall.ts does), so the relay opens them as its own: one
+ * Store files for the stall phase (bench/stall/phase-stall.ts), written straight into SQLite with the
+ * relay's own migrations (as bench/stall/replay-stall.ts does), so the relay opens them as its own: one
  * transaction, prepared statements, no journal (a half-written file is thrown away anyway).
  */
 import Database from 'better-sqlite3';
-import { SQLITE_MIGRATIONS } from '../src/store/sqlite-schema.js';
-import { bodyOf, type SampleTemplate } from './samples.js';
+import { SQLITE_MIGRATIONS } from '../../src/store/sqlite-schema.js';
+import { bodyOf, type SampleTemplate } from '../load/samples.js';
 
 function migrated(path: string): Database.Database {
   const db = new Database(path);

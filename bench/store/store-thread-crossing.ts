@@ -6,13 +6,13 @@
  */
 import { Worker } from 'node:worker_threads';
 import { serialize, deserialize } from 'node:v8';
-import { mapEvent } from '../src/mapping/map-event.js';
-import { buildEvent } from '../test/helpers/capillary-fixtures.js';
-import { mappingOptions } from '../test/mapping/options.js';
+import { mapEvent } from '../../src/mapping/map-event.js';
+import { buildEvent } from '../../test/helpers/capillary-fixtures.js';
+import { mappingOptions } from '../../test/mapping/options.js';
 import { readFileSync } from 'node:fs';
-import { WIRE_ARGS } from '../src/store/sqlite-thread-wire.js';
+import { WIRE_ARGS } from '../../src/store/sqlite-thread-wire.js';
 
-const payload = readFileSync(new URL('../test/fixtures/capillary/points-issued.json', import.meta.url), 'utf8');
+const payload = readFileSync(new URL('../../test/fixtures/capillary/points-issued.json', import.meta.url), 'utf8');
 const make = (i: number) => {
   const event = buildEvent('pointsIssued', {}, { eventId: `evt-${i}` });
   // As the proxy sends it (WIRE_ARGS: the parsed body stays behind, the raw one crosses as payload).

@@ -4,18 +4,18 @@
  * Ingest with wrk, 32 connections, durable commits (STORE_SYNCHRONOUS=full): webhooks/s, p99, and CPU
  * per accepted webhook, for the whole process and for the main thread (the event loop) alone; the
  * store thread's share is read by its name ('sqlite-store') from /proc/<pid>/task/<tid>/comm.
- * The replay/prune stall is bench/replay-stall.ts's (it takes --before too).
+ * The replay/prune stall is bench/stall/replay-stall.ts's (it takes --before too).
  * `npm run bench:store-thread -- --before=... [--rounds=2] [--seconds=8]` (about 2 minutes).
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { STORE_THREAD_NAME } from '../src/store/sqlite-thread.js';
-import { startFastDcs, startFastIms } from './fake-adobe-fast.js';
-import { relayEnv, sampleProcess, startRelay, startServer, type ServerProcess } from './processes.js';
-import { loadSamples } from './samples.js';
-import { median } from './stats.js';
-import { runWrk, writeWrkScript, wrkPath } from './wrk.js';
+import { STORE_THREAD_NAME } from '../../src/store/sqlite-thread.js';
+import { startFastDcs, startFastIms } from '../fakes/fake-adobe-fast.js';
+import { relayEnv, sampleProcess, startRelay, startServer, type ServerProcess } from '../harness/processes.js';
+import { loadSamples } from '../load/samples.js';
+import { median } from '../harness/stats.js';
+import { runWrk, writeWrkScript, wrkPath } from '../load/wrk.js';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const seconds = Number(arg('seconds') ?? 8);
