@@ -31,7 +31,8 @@ import { sustainedPhase } from './ingest/phase-sustained.js';
 import { syncPhase } from './ingest/phase-sync.js';
 import { BENCHMARKS_FILE, consoleTable, markdown, summaryRows, writeBenchmarks, type Results } from './report/report.js';
 import { setRelayEnvOverrides } from './harness/processes.js';
-import { ROOT, loadSamples } from './load/samples.js';
+import { ROOT } from '../support/repo-root.js';
+import { loadSamples } from './load/samples.js';
 import { writeWrkScript, wrkPath, wrkVersion } from './load/wrk.js';
 
 const PHASES = ['ingest', 'postgres', 'sustained', 'drain', 'outage', 'sync', 'stall'] as const;

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { relayNodeFlags } from '../../support/relay-node-flags.js';
-import { ROOT } from '../load/samples.js';
+import { ROOT } from '../../support/repo-root.js';
 
 export interface ServerProcess {
   name: string;

@@ -1,8 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-
-/** Repository root, from dist/bench/load/*.js or bench/load/*.ts alike. */
-export const ROOT = join(import.meta.dirname, import.meta.dirname.includes(`${join('dist', 'bench')}`) ? '../../..' : '../..');
+import { ROOT } from '../../support/repo-root.js';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'capillary');
 

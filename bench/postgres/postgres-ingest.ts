@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBenchDatabase, dropBenchDatabase, startBenchPostgres } from './bench-postgres.js';
 import { loadSamples } from '../load/samples.js';
-import { acceptedBy, relayEnv, ROOT, startFakeAdobe, startReplica } from '../scale-out/scale-out-servers.js';
+import { ROOT } from '../../support/repo-root.js';
+import { acceptedBy, relayEnv, startFakeAdobe, startReplica } from '../scale-out/scale-out-servers.js';
 import { runWrk, writeWrkScript, type WrkResult } from '../load/wrk.js';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Context } from '../context.js';
 import { relayEnv, startRelay } from '../harness/processes.js';
 import { summarizeProfile, type ProfileSummary } from './profile-summary.js';
-import { ROOT } from '../load/samples.js';
+import { ROOT } from '../../support/repo-root.js';
 import { until } from '../harness/stats.js';
 import { runWrk, type WrkResult } from '../load/wrk.js';
 

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ROOT } from '../load/samples.js';
+import { ROOT } from '../../support/repo-root.js';
 
 interface CpuProfileNode {
   id: number;

@@ -4,7 +4,7 @@ import { profileMarkdown } from '../profile/profile-summary.js';
 import { measuredBullets, postgresMarkdown, stallMarkdown, table } from './report-sections.js';
 import { memoryRows, summaryRows, type Results } from './report-targets.js';
 import { relayNodeFlags } from '../../support/relay-node-flags.js';
-import { ROOT } from '../load/samples.js';
+import { ROOT } from '../../support/repo-root.js';
 import { fmt } from '../harness/stats.js';
 
 export { consoleTable, summaryRows, type Results } from './report-targets.js';

@@ -5,7 +5,7 @@ import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { BenchPostgres } from '../postgres/bench-postgres.js';
 import type { CpuUse, WrkResult } from './scale-out-load.js';
-import { ROOT } from './scale-out-servers.js';
+import { ROOT } from '../../support/repo-root.js';
 
 export type Replicas = 1 | 2;
 

@@ -7,9 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
+import { ROOT } from '../../support/repo-root.js';
 import { AUTH_SECRET } from '../load/samples.js';
-
-export const ROOT = join(import.meta.dirname, '..', '..', '..');
 
 // ------------------------------------------------------------------ fake Adobe
 

@@ -15,7 +15,8 @@ import { createBenchDatabase, dropBenchDatabase, startBenchPostgres, storeCounts
 import { loadSamples } from '../load/samples.js';
 import { cpuWindow, postCount, until } from './scale-out-load.js';
 import { runWrk, writeWrkScript } from '../load/wrk.js';
-import { ROOT, acceptedBy, relayEnv, startFakeAdobe, startReplica, type FakeAdobe, type Replica } from './scale-out-servers.js';
+import { ROOT } from '../../support/repo-root.js';
+import { acceptedBy, relayEnv, startFakeAdobe, startReplica, type FakeAdobe, type Replica } from './scale-out-servers.js';
 
 const WRK = '/usr/bin/wrk';
 const quick = process.argv.includes('--quick');

@@ -16,7 +16,8 @@ import { databaseUrl, startPostgresServer, type PostgresServer } from '../../sup
 import { scratch } from '../context.js';
 import { startFastIms } from '../fakes/fake-adobe-fast.js';
 import { relayEnv, sampleProcess } from '../harness/processes.js';
-import { ROOT, loadSamples } from '../load/samples.js';
+import { ROOT } from '../../support/repo-root.js';
+import { loadSamples } from '../load/samples.js';
 import { startSoakDcs } from './soak-adobe.js';
 import { attributeRepeats, injectFault, rotation, type FaultRecord } from './soak-faults.js';
 import { startSoakLoad } from './soak-load.js';

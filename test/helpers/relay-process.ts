@@ -2,8 +2,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { relayNodeFlags } from '../../support/relay-node-flags.js';
-
-const root = join(import.meta.dirname, '..', '..');
+import { ROOT as root } from '../../support/repo-root.js';
 const entry = join(root, 'dist', 'src', 'server.js');
 
 function newestMtime(dir: string): number {
