@@ -7,7 +7,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { stoppable } from './stoppable-server.js';
+import { stoppable } from '../../support/stoppable-server.js';
 
 /** Each DCS message has exactly one `body.xdmMeta` (dcs-message.ts): counting it counts messages. */
 const MESSAGE_MARKER = Buffer.from('"xdmMeta":');

@@ -5,7 +5,7 @@
  * Retry-After. Load is modest (about 100 messages/s), so parsing costs nothing that matters.
  */
 import http from 'node:http';
-import { stoppable } from '../fakes/stoppable-server.js';
+import { stoppable } from '../../support/stoppable-server.js';
 
 export type SoakDcsMode = { kind: 'ok' } | { kind: 'refused' } | { kind: 'status'; status: 503 | 429; retryAfterS?: number };
 

@@ -2,9 +2,9 @@ import type http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
 /**
- * Listen and stop for the benchmark's fake servers: `stop()` closes the server and destroys its open
- * keep-alive sockets at once (an outage the relay sees as refused connections), and `listen(port)`
- * takes the same port again when it comes back.
+ * Listen and stop for fake servers, the tests' (test/helpers/fake-server.ts) and the benchmarks':
+ * `stop()` closes the server and destroys its open keep-alive sockets at once (an outage the relay
+ * sees as refused connections), and `listen(port)` takes the same port again when it comes back.
  */
 export function stoppable(server: http.Server) {
   const sockets = new Set<Socket>();
@@ -25,6 +25,7 @@ export function stoppable(server: http.Server) {
       if (!server.listening) return resolve();
       server.close(() => resolve());
       for (const s of sockets) s.destroy();
+      server.closeAllConnections();
     });
   return { listen, stop };
 }
