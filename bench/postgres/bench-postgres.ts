@@ -4,9 +4,8 @@
  * keeps PostgreSQL's durable defaults (fsync and synchronous_commit on), so an acknowledged webhook
  * is on disk, as with the SQLite figures in BENCHMARKS.md.
  */
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { databaseUrl, startPostgresServer } from '../../support/postgres-server.js';
+import { createDatabase, withClient } from '../../support/postgres-databases.js';
+import { startPostgresServer } from '../../support/postgres-server.js';
 
 export interface BenchPostgres {
   /** URL of the `postgres` database (databases are created from it). */
@@ -17,16 +16,6 @@ export interface BenchPostgres {
   /** The postmaster's pid when the bench started the server (to count PostgreSQL's CPU as the bench's own). */
   postmasterPid(): number | undefined;
   close(): Promise<void>;
-}
-
-async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
 }
 
 async function serverVersion(url: string): Promise<string> {
@@ -55,14 +44,8 @@ export async function startBenchPostgres(): Promise<BenchPostgres> {
 }
 
 /** Creates `relay_bench_<label>_<random>` (optionally a copy of `template`); returns its name and URL. */
-export async function createBenchDatabase(serverUrl: string, label: string, template?: string): Promise<{ name: string; url: string }> {
-  const name = `relay_bench_${label}_${randomBytes(4).toString('hex')}`;
-  await withClient(serverUrl, (c) => c.query(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ''}`));
-  return { name, url: databaseUrl(serverUrl, name) };
-}
-
-export async function dropBenchDatabase(serverUrl: string, name: string): Promise<void> {
-  await withClient(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+export function createBenchDatabase(serverUrl: string, label: string, template?: string): Promise<{ name: string; url: string }> {
+  return createDatabase(serverUrl, `relay_bench_${label}`, template);
 }
 
 /** Events and messages by state in one database. */

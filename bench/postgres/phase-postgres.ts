@@ -1,7 +1,8 @@
 import { rmSync } from 'node:fs';
 import type { Context } from '../context.js';
 import { cpuSeconds, relayEnv, startRelay } from '../harness/processes.js';
-import { createBenchDatabase, dropBenchDatabase, startBenchPostgres, type BenchPostgres } from './bench-postgres.js';
+import { dropDatabase } from '../../support/postgres-databases.js';
+import { createBenchDatabase, startBenchPostgres, type BenchPostgres } from './bench-postgres.js';
 import { median, metricSum, scrape } from '../harness/stats.js';
 import { runWrk, type WrkResult } from '../load/wrk.js';
 
@@ -70,7 +71,7 @@ export async function postgresPhase(ctx: Context): Promise<PostgresResult> {
         } finally {
           await relay.stop();
           rmSync(dir, { recursive: true, force: true });
-          if (db) await dropBenchDatabase(pg.url, db.name);
+          if (db) await dropDatabase(pg.url, db.name);
         }
       }
     }

@@ -8,7 +8,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createBenchDatabase, dropBenchDatabase, startBenchPostgres } from './bench-postgres.js';
+import { dropDatabase } from '../../support/postgres-databases.js';
+import { createBenchDatabase, startBenchPostgres } from './bench-postgres.js';
 import { loadSamples } from '../load/samples.js';
 import { ROOT } from '../../support/repo-root.js';
 import { acceptedBy, relayEnv, startFakeAdobe, startReplica } from '../scale-out/scale-out-servers.js';
@@ -50,7 +51,7 @@ async function main() {
           process.stdout.write(`round ${round + 1} ${side.label}: ${Math.round(wrk.rps)} webhooks/s, p99 ${wrk.p99Ms.toFixed(1)} ms, errors ${wrk.errors}, accepted ${await acceptedBy(relay)}\n`);
         } finally {
           await relay.stop();
-          if (db) await dropBenchDatabase(pg.url, db.name);
+          if (db) await dropDatabase(pg.url, db.name);
         }
       }
     }

@@ -11,7 +11,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuText, fmt, report, versions, type DrainRow, type IngestRow, type Plan, type Replicas } from './scale-out-report.js';
-import { createBenchDatabase, dropBenchDatabase, startBenchPostgres, storeCounts, type BenchPostgres } from '../postgres/bench-postgres.js';
+import { dropDatabase } from '../../support/postgres-databases.js';
+import { createBenchDatabase, startBenchPostgres, storeCounts, type BenchPostgres } from '../postgres/bench-postgres.js';
 import { loadSamples } from '../load/samples.js';
 import { cpuWindow, postCount, until } from './scale-out-load.js';
 import { runWrk, writeWrkScript } from '../load/wrk.js';
@@ -69,7 +70,7 @@ async function ingestRound(pg: BenchPostgres, adobe: FakeAdobe, dir: string, rep
     return row;
   } finally {
     await Promise.all(relays.map((r) => r.stop()));
-    await dropBenchDatabase(pg.url, db.name);
+    await dropDatabase(pg.url, db.name);
   }
 }
 
@@ -124,7 +125,7 @@ async function drainRound(pg: BenchPostgres, adobe: FakeAdobe, template: string,
     return row;
   } finally {
     await Promise.all(relays.map((r) => r.stop()));
-    await dropBenchDatabase(pg.url, db.name);
+    await dropDatabase(pg.url, db.name);
   }
 }
 
@@ -149,7 +150,7 @@ async function main(): Promise<void> {
         for (const n of orderOf(round)) drain.push(await drainRound(pg, adobe, backlog.name, n, round));
       }
     } finally {
-      await dropBenchDatabase(pg.url, backlog.name);
+      await dropDatabase(pg.url, backlog.name);
     }
     const markdown = report({ plan, ingest, drain, backlog, env, elapsedS: (performance.now() - started) / 1000 });
     const out = join(ROOT, 'bench', 'scale-out', 'SCALE-OUT.md');

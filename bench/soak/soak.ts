@@ -12,7 +12,8 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { databaseUrl, startPostgresServer, type PostgresServer } from '../../support/postgres-server.js';
+import { createDatabase } from '../../support/postgres-databases.js';
+import { startPostgresServer } from '../../support/postgres-server.js';
 import { scratch } from '../context.js';
 import { startFastIms } from '../fakes/fake-adobe-fast.js';
 import { relayEnv, sampleProcess } from '../harness/processes.js';
@@ -23,7 +24,6 @@ import { attributeRepeats, injectFault, rotation, type FaultRecord } from './soa
 import { startSoakLoad } from './soak-load.js';
 import { openFds, startSoakRelay, type SoakRelay } from './soak-relay.js';
 import { renderSoak } from './soak-report.js';
-import pg from 'pg';
 
 const { values: args } = parseArgs({
   options: {
@@ -51,15 +51,6 @@ const FIRST_FAULT_AFTER_MS = 10_000;
 const log = (message: string) => console.log(`[soak ${new Date().toISOString().slice(11, 19)}] ${message}`);
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-async function createDatabase(server: PostgresServer): Promise<string> {
-  const name = `relay_soak_${randomBytes(4).toString('hex')}`;
-  const client = new pg.Client({ connectionString: server.url });
-  await client.connect();
-  await client.query(`CREATE DATABASE ${name}`);
-  await client.end();
-  return databaseUrl(server.url, name);
-}
-
 async function main(): Promise<number> {
   const dirs = scratch();
   const dcs = await startSoakDcs();
@@ -76,7 +67,7 @@ async function main(): Promise<number> {
   };
   try {
     const dir = dirs.fresh('soak');
-    const env = relayEnv({ dir, dcsInletUrl: dcs.inletUrl, ims, extra: postgres ? { STORE_URL: await createDatabase(postgres) } : {} });
+    const env = relayEnv({ dir, dcsInletUrl: dcs.inletUrl, ims, extra: postgres ? { STORE_URL: (await createDatabase(postgres.url, 'relay_soak')).url } : {} });
     const running = await startSoakRelay(env);
     relay = running;
     log(`relay pid ${running.processes[0]!.pid} on ${running.url} (ops ${running.opsUrl()}), store ${store}${postgres ? ` (PostgreSQL in ${postgres.dataDir})` : ''}`);
