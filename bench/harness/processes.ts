@@ -1,86 +1,37 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { relayListening, startListening, type ListeningProcess } from '../../support/listening-process.js';
 import { relayNodeFlags } from '../../support/relay-node-flags.js';
 import { ROOT } from '../../support/repo-root.js';
+import { AUTH_SECRET } from '../load/samples.js';
 
-export interface ServerProcess {
+export interface ServerProcess extends ListeningProcess {
   name: string;
-  child: ChildProcess;
-  pid: number;
-  port: number;
-  url: string;
-  /** The relay's operations listener (/metrics); the same as url for other servers. */
-  opsUrl: string;
-  logs: string[];
-  /** SIGTERM, then wait for the exit (SIGKILL after `graceMs`). */
-  stop(graceMs?: number): Promise<void>;
 }
 
 /**
- * Starts `node [nodeArgs] script` and resolves once a JSON log line carries a port and a message
- * matching `ready` (the relay logs "relay listening ...", the bench servers `{"ready":true,"port"}`).
+ * Starts `node [nodeArgs] script` from the repository (or `cwd`) and resolves once a JSON log line
+ * carries a port and satisfies `ready` (the relay logs "relay listening ...", the bench servers
+ * `{"ready":true,"port"}`).
  */
 export async function startServer(
   name: string,
   script: string,
   env: Record<string, string>,
-  options: { nodeArgs?: string[]; ready?: (line: Record<string, unknown>) => boolean; timeoutMs?: number } = {},
+  options: { nodeArgs?: string[]; ready?: (line: Record<string, unknown>) => boolean; timeoutMs?: number; cwd?: string } = {},
 ): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), script], {
-    cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const server = await startListening(script, {
+    name: `bench: ${name}`,
+    env,
+    nodeArgs: options.nodeArgs,
+    cwd: options.cwd ?? ROOT,
+    ready: options.ready ?? ((line) => line['ready'] === true),
+    timeoutMs: options.timeoutMs ?? 30_000,
+    // Keep the last lines only: the relay's logs are for diagnosing a failed run.
+    keepLines: 500,
+    errorLines: 20,
   });
-  const logs: string[] = [];
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const isReady = options.ready ?? ((line) => line['ready'] === true);
-  const { port, opsPort } = await new Promise<{ port: number; opsPort: number }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`bench: ${name} did not start in time:\n${logs.slice(-20).join('\n')}`)), options.timeoutMs ?? 30_000);
-    let buffer = '';
-    const onData = (chunk: Buffer) => {
-      buffer += chunk.toString('utf8');
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        // Keep the last lines only: the relay's logs are for diagnosing a failed run.
-        logs.push(line);
-        if (logs.length > 500) logs.shift();
-        try {
-          const parsed = JSON.parse(line) as Record<string, unknown>;
-          if (typeof parsed['port'] === 'number' && isReady(parsed)) {
-            clearTimeout(timer);
-            resolve({ port: parsed['port'], opsPort: typeof parsed['opsPort'] === 'number' ? parsed['opsPort'] : parsed['port'] });
-          }
-        } catch {
-          // not JSON
-        }
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`bench: ${name} exited before listening:\n${logs.slice(-20).join('\n')}`));
-    });
-  });
-  return {
-    name,
-    child,
-    pid: child.pid!,
-    port,
-    url: `http://127.0.0.1:${port}`,
-    opsUrl: `http://127.0.0.1:${opsPort}`,
-    logs,
-    async stop(graceMs = 20_000) {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      child.kill('SIGTERM');
-      await exited;
-      clearTimeout(timer);
-    },
-  };
+  return { ...server, name };
 }
 
 export const distScript = (relative: string) => join(ROOT, 'dist', relative);
@@ -99,16 +50,15 @@ export function setRelayEnvOverrides(values: Record<string, string>): void {
   overrides = values;
 }
 
-/** The relay's settings for the benchmark: production defaults, a fresh store, the fake Adobe. */
-export function relayEnv(o: RelayEnvOptions): Record<string, string> {
+/** What every bench relay is given: free ports on 127.0.0.1, the samples' secret, a store, a fake Adobe. */
+export function baseRelayEnv(o: { storeUrl: string; dcsInletUrl: string; ims: RelayEnvOptions['ims'] }): Record<string, string> {
   return {
     PORT: '0',
     OPS_PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
-    CAPILLARY_AUTH_SECRETS: 'bench-webhook-secret',
-    STORE_URL: `sqlite:${join(o.dir, 'relay.db')}`,
-    DRY_RUN_FILE: join(o.dir, 'dry-run.ndjson'),
+    CAPILLARY_AUTH_SECRETS: AUTH_SECRET,
+    STORE_URL: o.storeUrl,
     AEP_INLET_URL: o.dcsInletUrl,
     AEP_FLOW_ID: 'bench-flow',
     AEP_EVENT_DATASET_ID: 'bench-event-dataset',
@@ -117,6 +67,14 @@ export function relayEnv(o: RelayEnvOptions): Record<string, string> {
     ADOBE_IMS_URL: o.ims.url,
     ADOBE_CLIENT_ID: o.ims.clientId,
     ADOBE_CLIENT_SECRET: o.ims.clientSecret,
+  };
+}
+
+/** The relay's settings for the benchmark: production defaults, a fresh SQLite store in `dir`, the fake Adobe. */
+export function relayEnv(o: RelayEnvOptions): Record<string, string> {
+  return {
+    ...baseRelayEnv({ storeUrl: `sqlite:${join(o.dir, 'relay.db')}`, dcsInletUrl: o.dcsInletUrl, ims: o.ims }),
+    DRY_RUN_FILE: join(o.dir, 'dry-run.ndjson'),
     ...o.extra,
     ...overrides,
   };
@@ -124,10 +82,15 @@ export function relayEnv(o: RelayEnvOptions): Record<string, string> {
 
 /** The relay as `npm start` runs it (its Node flags from package.json), plus `nodeArgs` (profiling). */
 export function startRelay(env: Record<string, string>, nodeArgs: string[] = []): Promise<ServerProcess> {
-  return startServer('relay', distScript('src/server.js'), env, {
-    nodeArgs: [...relayNodeFlags(), ...nodeArgs],
-    ready: (line) => typeof line['msg'] === 'string' && line['msg'].startsWith('relay listening'),
-  });
+  return startServer('relay', distScript('src/server.js'), env, { nodeArgs: [...relayNodeFlags(), ...nodeArgs], ready: relayListening });
+}
+
+/**
+ * Another build's relay for a side-by-side run (`--before=<its dist/src/server.js>`), started as
+ * before: without this checkout's Node flags, which that build's package.json may not share.
+ */
+export function startRelayBuild(script: string, env: Record<string, string>): Promise<ServerProcess> {
+  return startServer('relay-before', script, env, { ready: relayListening });
 }
 
 // ------------------------------------------------------------------ memory and CPU of a process

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFastDcs, startFastIms } from '../fakes/fake-adobe-fast.js';
-import { relayEnv, startRelay, startServer, type ServerProcess } from '../harness/processes.js';
+import { relayEnv, startRelay, startRelayBuild, type ServerProcess } from '../harness/processes.js';
 import { loadSamples } from '../load/samples.js';
 import { median } from '../harness/stats.js';
 import { runWrk, writeWrkScript, wrkPath, type WrkResult } from '../load/wrk.js';
@@ -56,10 +56,7 @@ async function main() {
       run += 1;
       const dir = join(work, `${side}-${run}`);
       const env = relayEnv({ dir, dcsInletUrl: dcs.inletUrl, ims, extra: side === 'on' ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url } : {} });
-      const server: ServerProcess =
-        side === 'before'
-          ? await startServer('relay-before', before!, env, { ready: (l) => typeof l['msg'] === 'string' && l['msg'].startsWith('relay listening') })
-          : await startRelay(env);
+      const server: ServerProcess = side === 'before' ? await startRelayBuild(before!, env) : await startRelay(env);
       try {
         const load = (s: number) => runWrk(wrk, { url: server.url, script, prefix: `t${Date.now()}x${run}`, seconds: s, connections: 32, threads: 1 });
         await load(2);

@@ -3,12 +3,12 @@
  * processes, and a fast fake Adobe (IMS token + DCS batch inlet that counts every message and every
  * ExperienceEvent `_id`, so a message sent by both replicas shows).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
+import { relayListening } from '../../support/listening-process.js';
 import { ROOT } from '../../support/repo-root.js';
-import { AUTH_SECRET } from '../load/samples.js';
+import { stoppable } from '../../support/stoppable-server.js';
+import { baseRelayEnv, startServer, type ServerProcess } from '../harness/processes.js';
 
 // ------------------------------------------------------------------ fake Adobe
 
@@ -34,7 +34,6 @@ export async function startFakeAdobe(): Promise<FakeAdobe> {
   let ids = new Map<string, number>();
   let duplicates = 0;
   let xaction = 0;
-  const sockets = new Set<Socket>();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -64,12 +63,8 @@ export async function startFakeAdobe(): Promise<FakeAdobe> {
       res.end(text);
     });
   });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { listen, stop } = stoppable(server);
+  const origin = `http://127.0.0.1:${await listen(0)}`;
   return {
     imsUrl: `${origin}/ims/token/v3`,
     inletUrl: `${origin}/collection/bench-inlet`,
@@ -84,43 +79,19 @@ export async function startFakeAdobe(): Promise<FakeAdobe> {
       ids = new Map();
       duplicates = 0;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      }),
+    close: stop,
   };
 }
 
 // ------------------------------------------------------------------ relay replicas
 
-export interface Replica {
-  pid: number;
-  port: number;
-  url: string;
-  /** The operations listener (/metrics). */
-  opsUrl: string;
-  logs: string[];
-  stop(): Promise<void>;
-}
+/** A replica: the relay as a process of its own (bench/harness/processes.ts). */
+export type Replica = ServerProcess;
 
 /** The relay's settings here: production defaults, except Adobe's per-process caps lifted (see SCALE-OUT.md). */
 export function relayEnv(storeUrl: string, adobe: FakeAdobe, extra: Record<string, string> = {}): Record<string, string> {
   return {
-    PORT: '0',
-    OPS_PORT: '0',
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'info',
-    CAPILLARY_AUTH_SECRETS: AUTH_SECRET,
-    STORE_URL: storeUrl,
-    AEP_INLET_URL: adobe.inletUrl,
-    AEP_FLOW_ID: 'bench-flow',
-    AEP_EVENT_DATASET_ID: 'bench-event-dataset',
-    AEP_EVENT_SCHEMA_ID: 'https://ns.adobe.com/bench/schemas/experience-event',
-    ADOBE_ORG_ID: 'BENCH0000000000000000000@AdobeOrg',
-    ADOBE_IMS_URL: adobe.imsUrl,
-    ADOBE_CLIENT_ID: 'bench-client',
-    ADOBE_CLIENT_SECRET: 'bench-client-secret',
+    ...baseRelayEnv({ storeUrl, dcsInletUrl: adobe.inletUrl, ims: { url: adobe.imsUrl, clientId: 'bench-client', clientSecret: 'bench-client-secret' } }),
     AEP_MAX_REQUESTS_PER_SECOND: '100000',
     AEP_MAX_MESSAGES_PER_SECOND: '1000000',
     ...extra,
@@ -128,54 +99,11 @@ export function relayEnv(storeUrl: string, adobe: FakeAdobe, extra: Record<strin
 }
 
 /**
- * `node dist/src/server.js` (what `npm start` runs) of `root` (another checkout's build, to compare two
- * versions side by side); resolves once it logs that it listens.
+ * `node dist/src/server.js` of `root` (another checkout's build, to compare two versions side by
+ * side), from `root`, without Node flags; resolves once it logs that it listens.
  */
 export function startReplica(env: Record<string, string>, root = ROOT): Promise<Replica> {
-  const child: ChildProcess = spawn(process.execPath, [join(root, 'dist', 'src', 'server.js')], {
-    cwd: root,
-    env: { PATH: process.env['PATH'] ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs: string[] = [];
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return new Promise<Replica>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`bench: relay did not start:\n${logs.slice(-20).join('\n')}`)), 30_000);
-    let buffer = '';
-    const onData = (chunk: Buffer) => {
-      buffer += chunk.toString('utf8');
-      for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        logs.push(line);
-        if (logs.length > 300) logs.shift();
-        if (!line.includes('relay listening')) continue;
-        const { port, opsPort } = JSON.parse(line) as { port?: number; opsPort?: number | string };
-        if (typeof port !== 'number') continue;
-        clearTimeout(timer);
-        resolve({
-          pid: child.pid!,
-          port,
-          url: `http://127.0.0.1:${port}`,
-          opsUrl: `http://127.0.0.1:${typeof opsPort === 'number' ? opsPort : port}`,
-          logs,
-          async stop() {
-            if (child.exitCode !== null || child.signalCode !== null) return;
-            const kill = setTimeout(() => child.kill('SIGKILL'), 20_000);
-            child.kill('SIGTERM');
-            await exited;
-            clearTimeout(kill);
-          },
-        });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`bench: relay exited before listening:\n${logs.slice(-20).join('\n')}`));
-    });
-  });
+  return startServer('relay', join(root, 'dist', 'src', 'server.js'), env, { ready: relayListening, cwd: root });
 }
 
 /** Webhooks this replica accepted, from its /metrics (shows how the load was split). */

@@ -39,29 +39,14 @@ export function openFds(pid: number): number {
   }
 }
 
-/** The ops port from the "relay listening" line (the same as the public one until OPS_PORT exists). */
-function opsPortOf(relay: ServerProcess): number {
-  for (const line of relay.logs) {
-    try {
-      const parsed = JSON.parse(line) as { msg?: string; opsPort?: number };
-      if (parsed.msg?.startsWith('relay listening') && typeof parsed.opsPort === 'number') return parsed.opsPort;
-    } catch {
-      // not JSON
-    }
-  }
-  return relay.port;
-}
-
 export async function startSoakRelay(env: Record<string, string>): Promise<SoakRelay> {
   const [port, opsPort] = [await freePort(), await freePort()];
   const fixed = { ...env, PORT: String(port), OPS_PORT: String(opsPort) };
   const processes: ProcessRecord[] = [];
   let current!: ServerProcess;
-  let currentOps = '';
 
   const launch = async () => {
     current = await startRelay(fixed);
-    currentOps = `http://127.0.0.1:${opsPortOf(current)}`;
     processes.push({ pid: current.pid, startedAt: Date.now(), rssStartMb: sampleProcess(current.pid)?.rssMb ?? NaN, fdStart: openFds(current.pid) });
   };
   const recordEnd = (endedBy: ProcessRecord['endedBy']) => {
@@ -73,20 +58,17 @@ export async function startSoakRelay(env: Record<string, string>): Promise<SoakR
 
   return {
     url: `http://127.0.0.1:${port}`,
-    opsUrl: () => currentOps,
+    opsUrl: () => current.opsUrl,
     processes,
     async killAndRestart() {
       recordEnd('kill -9');
-      const child = current.child;
-      // A relay that died by itself has already exited: waiting for its 'exit' would wait for ever.
-      const gone = child.exitCode !== null || child.signalCode !== null;
-      const exited = gone ? Promise.resolve() : new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGKILL');
-      await exited;
+      // `exited` is watched from the spawn on, so a relay that died by itself has it resolved already.
+      current.child.kill('SIGKILL');
+      await current.exited;
       await launch();
     },
     async metric(name) {
-      const res = await fetch(`${currentOps}/metrics`);
+      const res = await fetch(`${current.opsUrl}/metrics`);
       const text = await res.text();
       let sum: number | undefined;
       for (const match of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) sum = (sum ?? 0) + Number(match[1]);

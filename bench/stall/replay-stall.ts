@@ -15,7 +15,7 @@ import { request } from 'undici';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite-schema.js';
 import { startFastDcs, startFastIms } from '../fakes/fake-adobe-fast.js';
 import { startLoadGen } from '../load/load-gen-client.js';
-import { relayEnv, startRelay, startServer } from '../harness/processes.js';
+import { relayEnv, startRelay, startRelayBuild } from '../harness/processes.js';
 import { bodyOf, loadSamples } from '../load/samples.js';
 import { median } from '../harness/stats.js';
 
@@ -100,10 +100,7 @@ async function main() {
       mkdirSync(dir, { recursive: true });
       copyFileSync(seed, join(dir, 'relay.db'));
       const env = relayEnv({ dir, dcsInletUrl: dcs.inletUrl, ims, extra: { STORE_SYNCHRONOUS: 'full', ADMIN_TOKEN } });
-      const server =
-        side === 'before'
-          ? await startServer('relay-before', before, env, { ready: (l) => typeof l['msg'] === 'string' && l['msg'].startsWith('relay listening') })
-          : await startRelay(env);
+      const server = side === 'before' ? await startRelayBuild(before, env) : await startRelay(env);
       try {
         const webhooks = gen.run({ cmd: 'rate', url: server.url, prefix: `stall${Date.now()}x${i}`, rate: 200, seconds, connections: 8, maxOutstanding: 2000 });
         const replay = await replayAll(server.opsUrl);

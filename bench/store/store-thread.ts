@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { STORE_THREAD_NAME } from '../../src/store/sqlite-thread.js';
 import { startFastDcs, startFastIms } from '../fakes/fake-adobe-fast.js';
-import { relayEnv, sampleProcess, startRelay, startServer, type ServerProcess } from '../harness/processes.js';
+import { relayEnv, sampleProcess, startRelay, startRelayBuild, type ServerProcess } from '../harness/processes.js';
 import { loadSamples } from '../load/samples.js';
 import { median } from '../harness/stats.js';
 import { runWrk, writeWrkScript, wrkPath } from '../load/wrk.js';
@@ -67,10 +67,7 @@ async function main() {
       const dir = join(work, `ingest-${run}`);
       mkdirSync(dir, { recursive: true });
       const env = relayEnv({ dir, dcsInletUrl: dcs.inletUrl, ims, extra: { STORE_SYNCHRONOUS: 'full' } });
-      const server: ServerProcess =
-        side === 'before'
-          ? await startServer('relay-before', before, env, { ready: (l) => typeof l['msg'] === 'string' && l['msg'].startsWith('relay listening') })
-          : await startRelay(env);
+      const server: ServerProcess = side === 'before' ? await startRelayBuild(before, env) : await startRelay(env);
       const load = (s: number) => runWrk(wrk, { url: server.url, script, prefix: `st${Date.now()}x${run}`, seconds: s, connections: 32, threads: 1 });
       let round: Round;
       try {
