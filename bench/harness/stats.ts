@@ -27,6 +27,11 @@ export function metricSum(text: string, name: string, match = ''): number {
   return sum;
 }
 
+/** Webhooks the relay has accepted since it started, from its /metrics. */
+export async function acceptedSoFar(opsUrl: string): Promise<number> {
+  return metricSum(await scrape(opsUrl), 'relay_webhooks_received_total', 'outcome="accepted"');
+}
+
 export async function queuePending(url: string): Promise<number | undefined> {
   try {
     return metricSum(await scrape(url), 'relay_queue_pending');

@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import type { Context } from '../context.js';
 import { cpuSeconds, distScript, monitor, relayEnv, startRelay, startServer, type ServerProcess } from '../harness/processes.js';
-import { median, metricSum, scrape, sleep, until } from '../harness/stats.js';
+import { acceptedSoFar, median, metricSum, scrape, sleep, until } from '../harness/stats.js';
 import { runWrk, type WrkResult } from '../load/wrk.js';
 
 /** `relay-normal`: a diagnostic, the relay with STORE_SYNCHRONOUS=normal (no fsync per commit). */
@@ -70,7 +70,7 @@ export async function ingestPhase(ctx: Context): Promise<IngestResult> {
     try {
       const deliveredAtStart = ctx.dcs.stats().messages;
       await load(server, p.warmupSeconds);
-      const before = isRelay ? metricSum(await scrape(server.opsUrl), 'relay_webhooks_received_total', 'outcome="accepted"') : 0;
+      const before = isRelay ? await acceptedSoFar(server.opsUrl) : 0;
       const deliveredBefore = ctx.dcs.stats().messages;
       const mon = monitor(server.pid);
       const cpuAtStart = cpuSeconds(server.pid);

@@ -3,7 +3,7 @@ import type { Context } from '../context.js';
 import { cpuSeconds, relayEnv, startRelay } from '../harness/processes.js';
 import { dropDatabase } from '../../support/postgres-databases.js';
 import { createBenchDatabase, startBenchPostgres, type BenchPostgres } from './bench-postgres.js';
-import { median, metricSum, scrape } from '../harness/stats.js';
+import { acceptedSoFar, median } from '../harness/stats.js';
 import { runWrk, type WrkResult } from '../load/wrk.js';
 
 type Store = 'sqlite' | 'postgres';
@@ -57,7 +57,7 @@ export async function postgresPhase(ctx: Context): Promise<PostgresResult> {
           const load = (prefix: string, seconds: number) =>
             runWrk(ctx.wrk, { url: relay.url, script: ctx.wrkScript, prefix: `${prefix}${Date.now()}x${round}${store}`, seconds, connections: p.connections, threads: 1 });
           await load('pgwarm', p.warmupSeconds);
-          const accepted = async () => metricSum(await scrape(relay.opsUrl), 'relay_webhooks_received_total', 'outcome="accepted"');
+          const accepted = () => acceptedSoFar(relay.opsUrl);
           const before = await accepted();
           const cpuAtStart = cpuSeconds(relay.pid);
           const wrk = await load('pgrun', p.seconds);

@@ -12,7 +12,8 @@ import { dropDatabase } from '../../support/postgres-databases.js';
 import { createBenchDatabase, startBenchPostgres } from './bench-postgres.js';
 import { loadSamples } from '../load/samples.js';
 import { ROOT } from '../../support/repo-root.js';
-import { acceptedBy, relayEnv, startFakeAdobe, startReplica } from '../scale-out/scale-out-servers.js';
+import { acceptedSoFar, median } from '../harness/stats.js';
+import { relayEnv, startFakeAdobe, startReplica } from '../scale-out/scale-out-servers.js';
 import { runWrk, writeWrkScript, type WrkResult } from '../load/wrk.js';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -25,11 +26,6 @@ const sides: Side[] = [
   { label: 'postgres', root: ROOT, store: 'postgres' },
   { label: 'sqlite', root: ROOT, store: 'sqlite' },
 ];
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 async function main() {
   const pg = await startBenchPostgres();
@@ -48,7 +44,7 @@ async function main() {
           await load('warm', 2);
           const wrk = await load('run', seconds);
           results.get(side.label)!.push(wrk);
-          process.stdout.write(`round ${round + 1} ${side.label}: ${Math.round(wrk.rps)} webhooks/s, p99 ${wrk.p99Ms.toFixed(1)} ms, errors ${wrk.errors}, accepted ${await acceptedBy(relay)}\n`);
+          process.stdout.write(`round ${round + 1} ${side.label}: ${Math.round(wrk.rps)} webhooks/s, p99 ${wrk.p99Ms.toFixed(1)} ms, errors ${wrk.errors}, accepted ${await acceptedSoFar(relay.opsUrl)}\n`);
         } finally {
           await relay.stop();
           if (db) await dropDatabase(pg.url, db.name);

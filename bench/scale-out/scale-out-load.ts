@@ -110,15 +110,3 @@ export function cpuWindow(own: { replicas: number[]; postmaster: number | undefi
     },
   };
 }
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` every `everyMs` until true or `timeoutMs`; resolves whether it became true. */
-export async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 20): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await sleep(everyMs);
-  }
-  return check();
-}

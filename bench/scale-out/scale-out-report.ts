@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { BenchPostgres } from '../postgres/bench-postgres.js';
 import type { CpuUse, WrkResult } from './scale-out-load.js';
 import { ROOT } from '../../support/repo-root.js';
+import { median } from '../harness/stats.js';
 
 export type Replicas = 1 | 2;
 
@@ -58,12 +59,6 @@ export const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimu
 export const cpuText = (c: CpuUse) =>
   `CPU cores: replicas ${c.replicas.toFixed(2)}, PostgreSQL ${c.postgres.toFixed(2)}, wrk + fake Adobe ${c.load.toFixed(2)}, other processes ${c.other.toFixed(2)}`;
 const cpuCell = (c: CpuUse) => `${c.replicas.toFixed(2)} / ${c.postgres.toFixed(2)} / ${c.load.toFixed(2)} / ${c.other.toFixed(2)}`;
-
-export const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 export function versions(pg: BenchPostgres, plan: Plan, wrk: string): Record<string, string> {
   const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string }> };

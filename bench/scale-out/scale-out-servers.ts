@@ -105,14 +105,3 @@ export function relayEnv(storeUrl: string, adobe: FakeAdobe, extra: Record<strin
 export function startReplica(env: Record<string, string>, root = ROOT): Promise<Replica> {
   return startServer('relay', join(root, 'dist', 'src', 'server.js'), env, { ready: relayListening, cwd: root });
 }
-
-/** Webhooks this replica accepted, from its /metrics (shows how the load was split). */
-export async function acceptedBy(replica: Replica): Promise<number> {
-  const res = await fetch(`${replica.opsUrl}/metrics`);
-  const text = await res.text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith('relay_webhooks_received_total{') && line.includes('outcome="accepted"')) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
-}

@@ -14,10 +14,11 @@ import { cpuText, fmt, report, versions, type DrainRow, type IngestRow, type Pla
 import { dropDatabase } from '../../support/postgres-databases.js';
 import { createBenchDatabase, startBenchPostgres, storeCounts, type BenchPostgres } from '../postgres/bench-postgres.js';
 import { loadSamples } from '../load/samples.js';
-import { cpuWindow, postCount, until } from './scale-out-load.js';
+import { acceptedSoFar, until } from '../harness/stats.js';
+import { cpuWindow, postCount } from './scale-out-load.js';
 import { runWrk, writeWrkScript } from '../load/wrk.js';
 import { ROOT } from '../../support/repo-root.js';
-import { acceptedBy, relayEnv, startFakeAdobe, startReplica, type FakeAdobe, type Replica } from './scale-out-servers.js';
+import { relayEnv, startFakeAdobe, startReplica, type FakeAdobe, type Replica } from './scale-out-servers.js';
 
 const WRK = '/usr/bin/wrk';
 const quick = process.argv.includes('--quick');
@@ -61,7 +62,7 @@ async function ingestRound(pg: BenchPostgres, adobe: FakeAdobe, dir: string, rep
     // Everything accepted reaches Adobe once, whichever replica took it and whichever sent it.
     let counts = await storeCounts(db.url);
     await until(async () => pendingOf((counts = await storeCounts(db.url)).states) === 0, 60_000, 200);
-    const split = await Promise.all(relays.map(acceptedBy));
+    const split = await Promise.all(relays.map((r) => acceptedSoFar(r.opsUrl)));
     const row = { replicas, round, wrk, cpu, events: counts.events, delivered: adobe.messages(), duplicates: adobe.duplicates(), split };
     log(
       `  ingest round ${round + 1}, ${replicas} replica(s): ${fmt(wrk.rps)} req/s, p50 ${wrk.p50Ms.toFixed(1)} ms, p99 ${wrk.p99Ms.toFixed(1)} ms, ` +
@@ -101,7 +102,7 @@ async function drainRound(pg: BenchPostgres, adobe: FakeAdobe, template: string,
   // From the replicas listening (their start-up is not the drain) to the last message.
   const window = cpuWindow({ replicas: relays.map((r) => r.pid), postmaster: pg.postmasterPid() });
   try {
-    if (!(await until(() => adobe.messages() >= expected, 180_000))) throw new Error(`bench: drain incomplete: ${adobe.messages()} of ${expected}`);
+    if (!(await until(() => adobe.messages() >= expected, 180_000, 20))) throw new Error(`bench: drain incomplete: ${adobe.messages()} of ${expected}`);
     const cpu = window.stop();
     const first = adobe.firstAt()!;
     const last = adobe.lastAt()!;
