@@ -3,6 +3,7 @@
  * JSON parsing and routing only, no logging). The benchmark runs it as a process beside the relay.
  */
 import Fastify from 'fastify';
+import { serveUntilSignal } from './serve-until-signal.js';
 
 const app = Fastify({ logger: false, bodyLimit: 2_097_152 });
 
@@ -11,12 +12,4 @@ app.post('/webhooks/capillary', async (request, reply) => {
   return reply.code(202).send({ eventId: typeof eventId === 'string' ? eventId : '', status: 'accepted' });
 });
 
-const close = () => {
-  void app.close().then(() => process.exit(0));
-};
-process.on('SIGTERM', close);
-process.on('SIGINT', close);
-
-await app.listen({ port: Number(process.env['PORT'] ?? 0), host: '127.0.0.1' });
-const address = app.server.address();
-process.stdout.write(`${JSON.stringify({ ready: true, port: typeof address === 'object' && address ? address.port : 0 })}\n`);
+await serveUntilSignal(app);

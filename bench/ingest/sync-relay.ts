@@ -10,6 +10,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { normalizeEnvelope } from '../../src/ingest/envelope.js';
 import { mapEvent } from '../../src/mapping/map-event.js';
 import { batchUrlFromInletUrl } from '../../src/adobe/dcs-client.js';
+import { serveUntilSignal } from './serve-until-signal.js';
 
 const config = loadConfig(process.env);
 if (!config.adobe) throw new Error('sync-relay: AEP_INLET_URL must be set');
@@ -64,12 +65,4 @@ app.post('/webhooks/capillary', async (req, reply) => {
   return reply.code(202).send({ eventId: normalized.event.eventId, status: 'accepted' });
 });
 
-const close = () => {
-  void app.close().then(() => dispatcher.close()).then(() => process.exit(0));
-};
-process.on('SIGTERM', close);
-process.on('SIGINT', close);
-
-await app.listen({ port: Number(process.env['PORT'] ?? 0), host: '127.0.0.1' });
-const address = app.server.address();
-process.stdout.write(`${JSON.stringify({ ready: true, port: typeof address === 'object' && address ? address.port : 0 })}\n`);
+await serveUntilSignal(app, () => dispatcher.close());
