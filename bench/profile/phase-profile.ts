@@ -46,42 +46,36 @@ export async function profilePhase(ctx: Context, drainStoreDir: string | undefin
     return { dir, args: ['--cpu-prof', '--cpu-prof-dir', dir] };
   };
 
-  const ingestProf = profiled('ingest');
-  const storeDir = ctx.freshDir('profile-ingest');
-  let t = performance.now();
-  const relay = await startRelay(relayEnv({ dir: storeDir, dcsInletUrl: ctx.dcs.inletUrl, ims: ctx.ims }), ingestProf.args);
-  const startupMs = performance.now() - t;
-  let wrk: WrkResult;
-  try {
-    const p = ctx.plan.ingest;
-    wrk = await runWrk(ctx.wrk, { url: relay.url, script: ctx.wrkScript, prefix: `prof${Date.now()}`, seconds: ctx.plan.profiling.ingestSeconds, connections: p.connections, threads: p.threads });
-  } finally {
-    await relay.stop();
-    rmSync(storeDir, { recursive: true, force: true });
-  }
-  const storeFile = profiledFile(ingestProf.dir, 'store');
-  const ingest = {
-    summary: summarizeProfile(profiledFile(ingestProf.dir)!, 25, startupMs),
-    wrk,
-    ...(storeFile ? { store: summarizeProfile(storeFile, 25, startupMs) } : {}),
+  /** wrk as in phase 1 on a relay under --cpu-prof, fresh store, delivery running, with `extra` settings. */
+  const profiledIngest = async (name: string, prefix: string, extra: Record<string, string>) => {
+    const prof = profiled(name);
+    const storeDir = ctx.freshDir(`profile-${name}`);
+    const started = performance.now();
+    const relay = await startRelay(relayEnv({ dir: storeDir, dcsInletUrl: ctx.dcs.inletUrl, ims: ctx.ims, extra }), prof.args);
+    const startupMs = performance.now() - started;
+    try {
+      const p = ctx.plan.ingest;
+      const wrk = await runWrk(ctx.wrk, { url: relay.url, script: ctx.wrkScript, prefix: `${prefix}${Date.now()}`, seconds: ctx.plan.profiling.ingestSeconds, connections: p.connections, threads: p.threads });
+      return { dir: prof.dir, startupMs, wrk };
+    } finally {
+      await relay.stop();
+      rmSync(storeDir, { recursive: true, force: true });
+    }
   };
-  ctx.log(`  profile ingest: ${Math.round(wrk.rps)} req/s under --cpu-prof; main thread idle ${(ingest.summary.idleShare * 100).toFixed(0)}%`);
+
+  const run = await profiledIngest('ingest', 'prof', {});
+  const storeFile = profiledFile(run.dir, 'store');
+  const ingest = {
+    summary: summarizeProfile(profiledFile(run.dir)!, 25, run.startupMs),
+    wrk: run.wrk,
+    ...(storeFile ? { store: summarizeProfile(storeFile, 25, run.startupMs) } : {}),
+  };
+  ctx.log(`  profile ingest: ${Math.round(run.wrk.rps)} req/s under --cpu-prof; main thread idle ${(ingest.summary.idleShare * 100).toFixed(0)}%`);
 
   // The same with STORE_SYNCHRONOUS=normal: what is left when commits do not wait for fsync.
-  const normalProf = profiled('ingest-normal');
-  const normalDir = ctx.freshDir('profile-ingest-normal');
-  t = performance.now();
-  const nr = await startRelay(relayEnv({ dir: normalDir, dcsInletUrl: ctx.dcs.inletUrl, ims: ctx.ims, extra: { STORE_SYNCHRONOUS: 'normal' } }), normalProf.args);
-  const normalStartupMs = performance.now() - t;
-  let normalWrk: WrkResult;
-  try {
-    const p = ctx.plan.ingest;
-    normalWrk = await runWrk(ctx.wrk, { url: nr.url, script: ctx.wrkScript, prefix: `profn${Date.now()}`, seconds: ctx.plan.profiling.ingestSeconds, connections: p.connections, threads: p.threads });
-  } finally {
-    await nr.stop();
-    rmSync(normalDir, { recursive: true, force: true });
-  }
-  const ingestNormal = { summary: summarizeProfile(profiledFile(normalProf.dir)!, 25, normalStartupMs), wrk: normalWrk };
+  const normal = await profiledIngest('ingest-normal', 'profn', { STORE_SYNCHRONOUS: 'normal' });
+  const normalWrk = normal.wrk;
+  const ingestNormal = { summary: summarizeProfile(profiledFile(normal.dir)!, 25, normal.startupMs), wrk: normalWrk };
   ctx.log(`  profile ingest, STORE_SYNCHRONOUS=normal: ${Math.round(normalWrk.rps)} req/s under --cpu-prof; main thread idle ${(ingestNormal.summary.idleShare * 100).toFixed(0)}%`);
 
   let drain: ProfileResult['drain'];
@@ -89,7 +83,7 @@ export async function profilePhase(ctx: Context, drainStoreDir: string | undefin
     const drainProf = profiled('drain');
     ctx.dcs.reset();
     const started = Date.now();
-    t = performance.now();
+    const t = performance.now();
     const r = await startRelay(relayEnv({ dir: drainStoreDir, dcsInletUrl: ctx.dcs.inletUrl, ims: ctx.ims }), drainProf.args);
     const drainStartupMs = performance.now() - t;
     try {
