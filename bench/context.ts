@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FastDcs, FastIms } from './fake-adobe-fast.js';
-import type { LoadGen } from './load-gen-client.js';
-import type { SampleTemplate } from './samples.js';
+import type { FastDcs, FastIms } from './fakes/fake-adobe-fast.js';
+import type { LoadGen } from './load/load-gen-client.js';
+import type { SampleTemplate } from './load/samples.js';
 
 /** What a run measures, and for how long: the full run (about 11 minutes here) or --quick. */
 export interface Plan {

@@ -19,20 +19,21 @@ import os from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { makePlan, scratch, type Context } from './context.js';
-import { startFastDcs, startFastIms } from './fake-adobe-fast.js';
-import { startLoadGen } from './load-gen-client.js';
-import { drainPhase } from './phase-drain.js';
-import { ingestPhase } from './phase-ingest.js';
-import { outagePhase } from './phase-outage.js';
-import { postgresPhase } from './phase-postgres.js';
-import { profilePhase } from './phase-profile.js';
-import { stallPhase } from './phase-stall.js';
-import { sustainedPhase } from './phase-sustained.js';
-import { syncPhase } from './phase-sync.js';
-import { BENCHMARKS_FILE, consoleTable, markdown, summaryRows, writeBenchmarks, type Results } from './report.js';
-import { setRelayEnvOverrides } from './processes.js';
-import { ROOT, loadSamples } from './samples.js';
-import { writeWrkScript, wrkPath, wrkVersion } from './wrk.js';
+import { startFastDcs, startFastIms } from './fakes/fake-adobe-fast.js';
+import { startLoadGen } from './load/load-gen-client.js';
+import { drainPhase } from './delivery/phase-drain.js';
+import { ingestPhase } from './ingest/phase-ingest.js';
+import { outagePhase } from './delivery/phase-outage.js';
+import { postgresPhase } from './postgres/phase-postgres.js';
+import { profilePhase } from './profile/phase-profile.js';
+import { stallPhase } from './stall/phase-stall.js';
+import { sustainedPhase } from './ingest/phase-sustained.js';
+import { syncPhase } from './ingest/phase-sync.js';
+import { BENCHMARKS_FILE, consoleTable, markdown, summaryRows, writeBenchmarks, type Results } from './report/report.js';
+import { setRelayEnvOverrides } from './harness/processes.js';
+import { ROOT } from '../support/repo-root.js';
+import { loadSamples } from './load/samples.js';
+import { writeWrkScript, wrkPath, wrkVersion } from './load/wrk.js';
 
 const PHASES = ['ingest', 'postgres', 'sustained', 'drain', 'outage', 'sync', 'stall'] as const;
 type Phase = (typeof PHASES)[number];
@@ -99,7 +100,7 @@ function environment(wrk: string, command: string): Array<[string, string]> {
     ['OS', `${os.type()} ${os.release()} (${os.arch()})`],
     ['node / npm', `${process.version} / ${npm}`],
     ['dependencies', deps.map((d) => `${d} ${packageVersion(d)}`).join(', ') + `, SQLite ${sqlite}`],
-    ['load', `wrk ${wrkVersion(wrk)} (${wrk}); bench/load-gen.ts on undici ${packageVersion('undici')}`],
+    ['load', `wrk ${wrkVersion(wrk)} (${wrk}); bench/load/load-gen.ts on undici ${packageVersion('undici')}`],
   ];
 }
 

@@ -1,6 +1,6 @@
 /**
  * A throwaway PostgreSQL server on 127.0.0.1, for the tests (test/helpers/postgres.ts) and the
- * scale-out benchmark (bench/scale-out-postgres.ts) alike: initdb into a temp dir, a free port,
+ * scale-out benchmark (bench/postgres/bench-postgres.ts) alike: initdb into a temp dir, a free port,
  * trust auth, started and stopped with pg_ctl (as the `postgres` user when running as root, since
  * PostgreSQL refuses to run as root). Not part of the relay: built with bench/, never shipped.
  */

@@ -1,8 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-
-/** The repository: this file runs from support/ (tsx, vitest) or dist/support/ (the built bench). */
-const ROOT = join(import.meta.dirname, import.meta.dirname.includes(join('dist', 'support')) ? '../..' : '..');
+import { ROOT } from './repo-root.js';
 
 /**
  * The Node flags the relay runs with, read from package.json's `start` script

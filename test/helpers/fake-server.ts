@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import { EventEmitter } from 'node:events';
-import type { AddressInfo, Socket } from 'node:net';
+import { stoppable } from '../../support/stoppable-server.js';
 
 // ---------------------------------------------------------------- shared plumbing
 
@@ -18,7 +18,7 @@ export class ServerHarness {
   readonly events = new EventEmitter();
   readonly server: http.Server;
   port = 0;
-  private readonly sockets = new Set<Socket>();
+  private readonly listener: ReturnType<typeof stoppable>;
   private readonly timers = new Set<NodeJS.Timeout>();
   readonly held = new Set<Held>();
   private closed = false;
@@ -26,21 +26,11 @@ export class ServerHarness {
   constructor(handler: (req: http.IncomingMessage, res: http.ServerResponse) => void) {
     this.events.setMaxListeners(0);
     this.server = http.createServer(handler);
-    this.server.on('connection', (s) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
+    this.listener = stoppable(this.server);
   }
 
   async listen(port = 0): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, '127.0.0.1', () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    this.port = (this.server.address() as AddressInfo).port;
+    this.port = await this.listener.listen(port);
   }
 
   /** Stop listening and cut every connection: clients now get ECONNREFUSED. */
@@ -49,11 +39,7 @@ export class ServerHarness {
     this.held.clear();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    if (!this.server.listening) return;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const s of this.sockets) s.destroy();
-    this.server.closeAllConnections();
-    await closed;
+    await this.listener.stop();
   }
 
   later(ms: number, fn: () => void): void {

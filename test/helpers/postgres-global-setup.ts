@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import type { TestProject } from 'vitest/node';
+import { withClient } from '../../support/postgres-databases.js';
 import { dropTestDatabases, MISSING_POSTGRES_MESSAGE, startPostgresServer } from './postgres.js';
 
 /**
@@ -22,14 +22,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
 }
 
 async function assertReachable(url: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
   try {
-    await client.connect();
-    await client.query('SELECT 1');
+    await withClient(url, (client) => client.query('SELECT 1'));
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new Error(`TEST_POSTGRES_URL is set but PostgreSQL cannot be reached there (${reason}).\n${MISSING_POSTGRES_MESSAGE}`);
-  } finally {
-    await client.end().catch(() => undefined);
   }
 }

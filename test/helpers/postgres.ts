@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { databaseUrl } from '../../support/postgres-server.js';
+import { createDatabase as createPrefixedDatabase, withClient } from '../../support/postgres-databases.js';
 
 /**
  * PostgreSQL for tests. `TEST_POSTGRES_URL` names a server to use (CI's .ci/run starts one);
@@ -17,26 +15,14 @@ declare module 'vitest' {
 
 export { databaseUrl, findPostgresBin, MISSING_POSTGRES_MESSAGE, startPostgresServer, type PostgresServer } from '../../support/postgres-server.js';
 
-async function withAdmin<T>(serverUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: serverUrl, connectionTimeoutMillis: 10_000 });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
 /** Creates an empty database `relay_test_<run>_<random>` on the server and returns its URL. */
 export async function createDatabase(serverUrl: string, runId = 'adhoc'): Promise<string> {
-  const name = `relay_test_${runId}_${randomBytes(6).toString('hex')}`;
-  await withAdmin(serverUrl, (client) => client.query(`CREATE DATABASE ${name}`));
-  return databaseUrl(serverUrl, name);
+  return (await createPrefixedDatabase(serverUrl, `relay_test_${runId}`)).url;
 }
 
 /** Drops the databases one run created (on a server the tests do not own). */
 export async function dropTestDatabases(serverUrl: string, runId: string): Promise<void> {
-  await withAdmin(serverUrl, async (client) => {
+  await withClient(serverUrl, async (client) => {
     const { rows } = await client.query<{ datname: string }>(
       `SELECT datname FROM pg_database WHERE datname LIKE $1`,
       [`relay\\_test\\_${runId}\\_%`],

@@ -1,9 +1,10 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { relayListening, startListening, type Exit, type ListeningProcess } from '../../support/listening-process.js';
 import { relayNodeFlags } from '../../support/relay-node-flags.js';
+import { ROOT as root } from '../../support/repo-root.js';
 
-const root = join(import.meta.dirname, '..', '..');
 const entry = join(root, 'dist', 'src', 'server.js');
 
 function newestMtime(dir: string): number {
@@ -21,69 +22,29 @@ export function ensureBuilt(): void {
   execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
 }
 
-export interface RelayProcess {
-  child: ChildProcess;
-  port: number;
-  /** The public listener: POST /webhooks/capillary, /healthz, /readyz. */
-  url: string;
-  /** The operations listener: /metrics, /admin/*, /healthz, /readyz (the same as url when OPS_PORT equals PORT). */
-  opsUrl: string;
-  /** Every log line the process printed (JSON). */
-  logs: string[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  kill(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+export interface RelayProcess extends ListeningProcess {
+  /** Sends `signal` (SIGKILL by default) unless it has exited, and resolves with how it exited. */
+  kill(signal?: NodeJS.Signals): Promise<Exit>;
 }
 
 /**
  * Starts the built relay (`node <flags> dist/src/server.js`, exactly what `npm start` runs) as a real
- * process on a free port, and resolves once it logs that it is listening.
+ * process on a free port, and resolves once it logs that it is listening. Every log line is kept.
  */
 export async function startRelay(env: Record<string, string>, options: { timeoutMs?: number } = {}): Promise<RelayProcess> {
   ensureBuilt();
-  const child = spawn(process.execPath, [...relayNodeFlags(), entry], {
-    env: { PATH: process.env['PATH'] ?? '', PORT: '0', OPS_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs: string[] = [];
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const ports = await new Promise<{ port: number; opsPort: number }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`relay did not start in time:\n${logs.join('\n')}`)), options.timeoutMs ?? 20_000);
-    let buffer = '';
-    const onData = (chunk: Buffer) => {
-      buffer += chunk.toString('utf8');
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        logs.push(line);
-        try {
-          const parsed = JSON.parse(line) as { msg?: string; port?: number; opsPort?: number | string };
-          if (parsed.msg?.startsWith('relay listening') && parsed.port) {
-            clearTimeout(timer);
-            resolve({ port: parsed.port, opsPort: typeof parsed.opsPort === 'number' ? parsed.opsPort : parsed.port });
-          }
-        } catch {
-          // not JSON (e.g. a config error line on stderr)
-        }
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    void exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`relay exited before listening (code ${code}, signal ${signal}):\n${logs.join('\n')}`));
-    });
+  const relay = await startListening(entry, {
+    name: 'relay',
+    env: { PORT: '0', OPS_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    nodeArgs: relayNodeFlags(),
+    ready: relayListening,
+    timeoutMs: options.timeoutMs ?? 20_000,
   });
   return {
-    child,
-    port: ports.port,
-    url: `http://127.0.0.1:${ports.port}`,
-    opsUrl: `http://127.0.0.1:${ports.opsPort}`,
-    logs,
-    exited,
+    ...relay,
     kill(signal: NodeJS.Signals = 'SIGKILL') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
+      if (relay.child.exitCode === null && relay.child.signalCode === null) relay.child.kill(signal);
+      return relay.exited;
     },
   };
 }

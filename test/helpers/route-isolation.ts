@@ -8,7 +8,7 @@ import { sampleWithId } from './samples.js';
 
 /**
  * Two brands on one relay, each with its own fake Adobe (IMS and DCS): route A (org 51186) and route
- * B (org 50614). Used by test/routes/isolation.test.ts and bench/route-isolation.ts (issue 13: route
+ * B (org 50614). Used by test/routes/isolation.test.ts and bench/delivery/route-isolation.ts (issue 13: route
  * A's Adobe down with a backlog does not change route B's delivery latency).
  */
 export interface Brand {

@@ -5,7 +5,7 @@ import type { NewEvent, Store } from '../types.js';
 /**
  * What crosses between the event loop and the SQLite store's thread (thread.ts and
  * thread-worker.ts), as plain objects (structured clone). Measured by
- * bench/store-thread-crossing.ts on the accept path (a turn of 32 webhooks of 5 KB with their mapped
+ * bench/store/store-thread-crossing.ts on the accept path (a turn of 32 webhooks of 5 KB with their mapped
  * XDM messages, as WIRE_ARGS sends them): the clone costs the event loop 7.9-8.1 µs per webhook to
  * send against 13.2-13.3 µs for JSON.stringify plus the string (which escapes the raw body again);
  * decoding a claim's reply 0.8 µs per message against 1.6 µs for JSON.parse; only the accept outcomes

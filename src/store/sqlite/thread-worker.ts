@@ -14,7 +14,7 @@ import { toWireError, type WireEntry, type WireRequest } from './thread-wire.js'
 const port = parentPort!;
 const { threadName, ...engineOptions } = workerData as Omit<SqliteStoreOptions, 'onCheckpointFailure'> & { threadName: string };
 // Node 20 leaves every thread named "node": naming this one lets `top -H`, /proc and the benchmark
-// (bench/store-thread.ts) tell the store's CPU from the event loop's. Linux only; harmless elsewhere.
+// (bench/store/store-thread.ts) tell the store's CPU from the event loop's. Linux only; harmless elsewhere.
 try {
   writeFileSync('/proc/thread-self/comm', threadName);
 } catch {

@@ -1,0 +1,194 @@
+import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { request } from 'undici';
+import type { Context } from '../context.js';
+import type { GenResult } from '../load/load-gen.js';
+import { monitor, relayEnv, startRelay, type ServerProcess } from '../harness/processes.js';
+import { prefillPruneStore, prefillReplayStore } from './stall-stores.js';
+import { sleep, until } from '../harness/stats.js';
+
+const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef0123';
+const DAY_MS = 86_400_000;
+const PRUNED_LOG = 'pruned delivered history past retention';
+
+export interface StallRun {
+  job: 'replay' | 'prune';
+  /** Events to replay, or delivered messages (each with its event and one attempt) to prune. */
+  size: number;
+  prefillS: number;
+  /** From the job's start (the replay's POST; the prune's first chunk seen committed) until it was seen done. */
+  jobMs: number;
+  complete: boolean;
+  /** What the job reported doing: e.g. `{ examined, requeued }` or `{ events, messages }`. */
+  processed: Record<string, number>;
+  webhooks: GenResult;
+  peakRssMb: number;
+}
+
+export interface StallResult {
+  rate: number;
+  replay: StallRun;
+  prune: StallRun;
+}
+
+/** Webhooks at the plan's rate (open loop: latency from when each was due) until `job` resolves. */
+async function webhooksDuring<T>(ctx: Context, relay: ServerProcess, name: string, job: () => Promise<T>) {
+  const p = ctx.plan.stall;
+  const hooks = ctx.gen.run({ cmd: 'rate', url: relay.url, prefix: `${name}${Date.now()}`, rate: p.rate, seconds: p.maxSeconds, connections: 8, maxOutstanding: 2000 });
+  let outcome: T;
+  try {
+    outcome = await job();
+  } finally {
+    ctx.gen.stop();
+  }
+  return { outcome, webhooks: await hooks };
+}
+
+async function admin<T>(relay: ServerProcess, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  const res = await request(`${relay.opsUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  const json = (await res.body.json()) as T;
+  if (res.statusCode >= 300) throw new Error(`bench: ${method} ${path} answered ${res.statusCode} ${JSON.stringify(json)}`);
+  return json;
+}
+
+interface Job {
+  jobId: string;
+  state: 'running' | 'done' | 'failed' | 'cancelled';
+  done: number;
+  result: { examined?: number; requeued?: number; stillUnmapped?: number } | null;
+  error: string | null;
+}
+
+/** (a) Every stored unmapped event replayed as one background job (POST /admin/events/replay), polled until done. */
+async function replayRun(ctx: Context): Promise<StallRun> {
+  const p = ctx.plan.stall;
+  const dir = ctx.freshDir('stall-replay');
+  let t = performance.now();
+  prefillReplayStore(join(dir, 'relay.db'), p.replayEvents, ctx.samples, Date.now());
+  const prefillS = (performance.now() - t) / 1000;
+  const relay = await startRelay(relayEnv({ dir, dcsInletUrl: ctx.dcs.inletUrl, ims: ctx.ims, extra: { ADMIN_TOKEN } }));
+  try {
+    await ctx.gen.run({ cmd: 'rate', url: relay.url, prefix: `stallwarm${Date.now()}`, rate: p.rate, seconds: 1, connections: 8, maxOutstanding: 2000 });
+    const mon = monitor(relay.pid);
+    t = performance.now();
+    const { outcome: job, webhooks } = await webhooksDuring(ctx, relay, 'stallreplay', async () => {
+      let job = await admin<Job>(relay, 'POST', '/admin/events/replay', { state: 'unmapped', background: true });
+      const deadline = performance.now() + p.maxSeconds * 1000;
+      while (job.state === 'running' && performance.now() < deadline) {
+        await sleep(200);
+        job = await admin<Job>(relay, 'GET', `/admin/jobs/${job.jobId}`);
+      }
+      return job;
+    });
+    const jobMs = performance.now() - t;
+    const peakRssMb = mon.peakMb();
+    mon.stop();
+    const processed = { examined: job.result?.examined ?? job.done, requeued: job.result?.requeued ?? NaN };
+    return { job: 'replay', size: p.replayEvents, prefillS, jobMs, complete: job.state === 'done' && processed.examined === p.replayEvents, processed, webhooks, peakRssMb };
+  } finally {
+    await relay.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Old rows left, read through a connection of the bench's own (read-only: the relay owns the file). */
+function oldRowsLeft(db: Database.Database, olderThan: number): { events: number; messages: number } {
+  const count = (sql: string) => (db.prepare(sql).get(olderThan) as { n: number }).n;
+  return {
+    messages: count(`SELECT count(*) AS n FROM messages WHERE state IN ('delivered', 'skipped') AND accepted_at < ?`),
+    events: count('SELECT count(*) AS n FROM events WHERE received_at < ?'),
+  };
+}
+
+/** The relay's own account of a finished prune, if it has logged one. */
+function prunedLogged(relay: ServerProcess): { events: number; messages: number } | undefined {
+  for (const line of relay.logs) {
+    if (!line.includes(PRUNED_LOG)) continue;
+    const { events, messages } = JSON.parse(line) as { events?: number; messages?: number };
+    if (typeof events === 'number' && typeof messages === 'number') return { events, messages };
+  }
+  return undefined;
+}
+
+/** Whether the prune has begun: it walks history oldest first, so the oldest message goes first (a cheap rowid read). */
+function pruneBegun(db: Database.Database): boolean {
+  return ((db.prepare('SELECT min(id) AS id FROM messages').get() as { id: number | null }).id ?? Infinity) > 1;
+}
+
+/**
+ * (b) A store holding `pruneRows` delivered messages a month old; the relay starts on it with the
+ * shortest retention its settings allow and a prune 3 s after start-up. Webhooks flow from the start
+ * (a relay opening a store this size answers its first ones slowly, prune or not: not counted), and
+ * are measured from the prune's first chunk until the relay logs the prune's totals or no old row
+ * is left.
+ */
+async function pruneRun(ctx: Context): Promise<StallRun> {
+  const p = ctx.plan.stall;
+  const dir = ctx.freshDir('stall-prune');
+  const path = join(dir, 'relay.db');
+  let t = performance.now();
+  const oldestAt = Date.now() - 30 * DAY_MS;
+  prefillPruneStore(path, p.pruneRows, ctx.samples, oldestAt);
+  const prefillS = (performance.now() - t) / 1000;
+  // Gigabytes just written sit dirty in the page cache: flush them first, or the relay's first
+  // commits wait behind the kernel's writeback of the bench's own prefill.
+  execFileSync('sync');
+  const olderThan = Date.now() - 9 * DAY_MS; // past DEDUP_RETENTION_HOURS=192 (8 days)
+  ctx.log(`  stall: ${p.pruneRows} delivered messages a month old written in ${prefillS.toFixed(1)} s; relay starting on them`);
+  const relay = await startRelay(
+    relayEnv({ dir, dcsInletUrl: ctx.dcs.inletUrl, ims: ctx.ims, extra: { ADMIN_TOKEN, DEDUP_RETENTION_HOURS: '192', PRUNE_INTERVAL_MS: '3000' } }),
+  );
+  const reader = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    const warm = ctx.gen.run({ cmd: 'rate', url: relay.url, prefix: `stallprewarm${Date.now()}`, rate: p.rate, seconds: 30, connections: 8, maxOutstanding: 2000 });
+    const begun = await until(() => pruneBegun(reader), 15_000, 50);
+    ctx.gen.stop();
+    await warm;
+    const mon = monitor(relay.pid);
+    t = performance.now();
+    const { outcome, webhooks } = await webhooksDuring(ctx, relay, 'stallprune', async () => {
+      const deadline = performance.now() + p.maxSeconds * 1000;
+      for (let i = 0; ; i += 1) {
+        const logged = prunedLogged(relay);
+        if (logged) return { done: true, logged };
+        // Counting a million index entries takes a while: each second, the log line in between.
+        const left = i % 4 === 3 ? oldRowsLeft(reader, olderThan) : undefined;
+        if ((left && left.events + left.messages === 0) || performance.now() > deadline) return { done: left?.events === 0 && left.messages === 0, logged: undefined };
+        await sleep(250);
+      }
+    });
+    const jobMs = performance.now() - t;
+    const peakRssMb = mon.peakMb();
+    mon.stop();
+    const left = oldRowsLeft(reader, olderThan);
+    const processed = outcome.logged ?? { events: p.pruneRows - left.events, messages: p.pruneRows - left.messages };
+    const complete = begun && outcome.done && left.events + left.messages === 0;
+    return { job: 'prune', size: p.pruneRows, prefillS, jobMs, complete, processed, webhooks, peakRssMb };
+  } finally {
+    reader.close();
+    await relay.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * 6. Stalls (issue 12): webhook latency at 200/s, open loop, while a long store job runs on the
+ * relay: (a) a replay of 100,000 stored events as a background job, (b) a prune of 1,000,000
+ * delivered messages past retention. Each on a relay of its own, started on a store written for it.
+ */
+export async function stallPhase(ctx: Context): Promise<StallResult> {
+  const replay = await replayRun(ctx);
+  const line = (r: StallRun) =>
+    `  stall ${r.job}: ${JSON.stringify(r.processed)} in ${(r.jobMs / 1000).toFixed(1)} s${r.complete ? '' : ' (NOT complete)'}; webhooks at ${ctx.plan.stall.rate}/s: ` +
+    `p50 ${r.webhooks.p50Ms.toFixed(1)} ms, p99 ${r.webhooks.p99Ms.toFixed(1)} ms, max ${r.webhooks.maxMs.toFixed(0)} ms (${r.webhooks.accepted}/${r.webhooks.due} accepted), RSS ${r.peakRssMb.toFixed(0)} MB`;
+  ctx.log(line(replay));
+  const prune = await pruneRun(ctx);
+  ctx.log(line(prune));
+  return { rate: ctx.plan.stall.rate, replay, prune };
+}
