@@ -3,11 +3,13 @@
 #        `docker run -e CAPILLARY_AUTH_SECRETS=... -p 8080:8080 -v relay-data:/data capillary-aep-relay`
 #        (an --env-file copied from .env.example must not override STORE_URL and DRY_RUN_FILE below).
 #
-# One Node LTS image for both stages, pinned to an exact release (change both FROM lines together),
-# so the native better-sqlite3 module compiled in the build stage matches the runtime's ABI.
-# Node 22 (LTS) satisfies package.json's engines, and better-sqlite3 ^12 supports it.
+# One Node LTS image for both stages, pinned to an exact release in one place, so the native
+# better-sqlite3 module compiled in the build stage runs on the same Node. Node 24 is the major that
+# package.json's engines asks for (test/ops/node-flags.test.ts keeps them in step), and .ci/run tests
+# on this same release.
+ARG NODE_VERSION=24.22.3
 # ---------------------------------------------------------------- build
-FROM node:22.23.3-bookworm-slim AS build
+FROM node:${NODE_VERSION}-bookworm-slim AS build
 # better-sqlite3 compiles from source when its prebuilt binary cannot be fetched: node-gyp needs these.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
@@ -24,7 +26,7 @@ RUN npm run build \
  && npm cache clean --force
 
 # ---------------------------------------------------------------- runtime
-FROM node:22.23.3-bookworm-slim AS runtime
+FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 # tini as PID 1: it forwards SIGTERM to node (so the relay's graceful shutdown runs) and reaps
 # zombies. Without it, run the image with `docker run --init`.
 RUN apt-get update \
