@@ -22,10 +22,15 @@ let hook: string;
 beforeAll(() => {
   ensureBuilt();
   dir = mkdtempSync(join(tmpdir(), 'relay-sdk-load-'));
-  const hooks = join(dir, 'hooks.mjs');
-  writeFileSync(hooks, 'export async function resolve(specifier, context, next) {\n  const result = await next(specifier, context);\n  process.stdout.write(`resolved ${result.url}\\n`);\n  return result;\n}\n');
+  // registerHooks (Node 24), not register(): its hooks run on the main thread and print as they
+  // resolve, so every line is out before the process exits (register()'s hooks thread lost the
+  // last ones now and then, the SDK's among them) and require() calls are seen too.
   hook = join(dir, 'register.mjs');
-  writeFileSync(hook, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`);
+  writeFileSync(
+    hook,
+    "import { registerHooks } from 'node:module';\nregisterHooks({\n  resolve(specifier, context, next) {\n" +
+      '    const result = next(specifier, context);\n    process.stdout.write(`resolved ${result.url}\\n`);\n    return result;\n  },\n});\n',
+  );
   script = join(dir, 'start.mjs');
   const dist = (file: string) => JSON.stringify(pathToFileURL(join(process.cwd(), 'dist/src', file)).href);
   writeFileSync(
