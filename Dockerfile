@@ -3,19 +3,19 @@
 #        `docker run -e CAPILLARY_AUTH_SECRETS=... -p 8080:8080 -v relay-data:/data capillary-aep-relay`
 #        (an --env-file copied from .env.example must not override STORE_URL and DRY_RUN_FILE below).
 #
-# One Node LTS image for both stages, pinned to an exact release (change both FROM lines together),
-# so the native better-sqlite3 module compiled in the build stage matches the runtime's ABI.
-# Node 22 (LTS) satisfies package.json's engines, and better-sqlite3 ^12 supports it.
+# One Node LTS image for both stages, pinned to an exact release in one place, so what was installed
+# and checked in the build stage runs on the same Node. Node 24 is the major that package.json's
+# engines asks for (test/ops/node-flags.test.ts keeps them in step), and .ci/run tests on this release.
+ARG NODE_VERSION=24.22.3
 # ---------------------------------------------------------------- build
-FROM node:22.23.3-bookworm-slim AS build
-# better-sqlite3 compiles from source when its prebuilt binary cannot be fetched: node-gyp needs these.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 make g++ \
- && rm -rf /var/lib/apt/lists/*
+FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /app
-# Dependencies first, so a source-only change reuses the npm ci layer.
+# Dependencies first, so a source-only change reuses the npm ci layer. better-sqlite3 13 ships
+# prebuilt Node-API binaries for linux x64 and arm64 and compiles nothing (so no python3, make, g++
+# here); opening a database proves the binary loads on this platform, or the build stops.
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm ci --no-audit --no-fund \
+ && node -e "new (require('better-sqlite3'))(':memory:').close()"
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 # Compile, then drop dev dependencies (TypeScript, vitest, ...) so only production ones are copied on.
@@ -24,7 +24,7 @@ RUN npm run build \
  && npm cache clean --force
 
 # ---------------------------------------------------------------- runtime
-FROM node:22.23.3-bookworm-slim AS runtime
+FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 # tini as PID 1: it forwards SIGTERM to node (so the relay's graceful shutdown runs) and reaps
 # zombies. Without it, run the image with `docker run --init`.
 RUN apt-get update \

@@ -34,6 +34,10 @@ export function createDispatcher(options: DispatcherOptions = {}): Agent {
     connections: o.connections,
     // No pipelining: a reset would fail every request queued behind the one that caused it.
     pipelining: 1,
+    // HTTP/1.1 only, as undici 7 did (8 negotiates HTTP/2 when the server offers it): connections,
+    // delivery concurrency and timeouts are sized for one request per socket, and on HTTP/2 one
+    // reset connection would fail every batch in flight at once (test/adobe/dispatcher.test.ts).
+    allowH2: false,
     keepAliveTimeout: o.keepAliveTimeoutMs,
     keepAliveMaxTimeout: o.keepAliveMaxTimeoutMs,
     connect: { timeout: o.connectTimeoutMs },

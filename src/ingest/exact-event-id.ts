@@ -7,7 +7,8 @@
  * raw text finds the number token at that key path. The text is valid JSON (JSON.parse accepted it),
  * so the scan need only skip strings and count brackets. It reads each character once, keeps no stack
  * (it descends only into the key being looked for), and so is linear and cannot overflow on hostile
- * nesting. Not chosen: a JSON.parse reviver with `context.source` (Node 20's V8 does not pass it), and
+ * nesting. Not chosen: a JSON.parse reviver with `context.source` (Node 24 has it, but a reviver is
+ * called for every value of every body: a 1.2 KB webhook parsed 6x slower, measured), and
  * a second full parse with lossless-json or json-bigint (a recursive parser: deep nesting overflows
  * its stack, and it builds a second copy of the body for one field).
  */

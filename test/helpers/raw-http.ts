@@ -18,8 +18,7 @@ export function sendHeadersOnly(url: string, method: string, path: string, heade
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname);
-    let resolveClosed: (value: true) => void = () => undefined;
-    const closed = new Promise<true>((r) => (resolveClosed = r));
+    const { promise: closed, resolve: resolveClosed } = Promise.withResolvers<true>();
     socket.once('close', () => resolveClosed(true));
     socket.once('error', reject);
     const lines = [`${method} ${path} HTTP/1.1`, `host: ${hostname}:${port}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];

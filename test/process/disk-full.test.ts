@@ -205,8 +205,8 @@ describe.each(modes)('the SQLite store runs out of room ($name)', (mode) => {
     const walAtFull = sizeOf(`${dbPath}-wal`);
     const dbAtFull = sizeOf(dbPath);
 
-    let open!: () => void;
-    gate = new Promise((resolve) => (open = resolve));
+    const { promise: opened, resolve: open } = Promise.withResolvers<void>();
+    gate = opened;
     // The resume bound starts once room is back and a relay serves: how long a restart takes on a
     // loaded machine is node's start-up, not the store's recovery (it is printed apart).
     const givingBackAt = performance.now();

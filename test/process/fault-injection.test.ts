@@ -68,16 +68,15 @@ describe('fault injection: kill -9, outages, 429s, 5xx, resets, timeouts, partia
     // ------------------------------------------------------------ the relay, and who waits for it
     let lifetimes = 0;
     let kills = 0;
-    let resolveLive: (r: RelayProcess) => void = () => undefined;
-    let live: Promise<RelayProcess> = new Promise((resolve) => (resolveLive = resolve));
+    let live = Promise.withResolvers<RelayProcess>();
     const start = async () => {
       relay = await startRelay(env);
       lifetimes += 1;
-      resolveLive(relay);
+      live.resolve(relay);
     };
     const killAndRestart = async () => {
       // Senders failing from here on wait for the next process.
-      live = new Promise((resolve) => (resolveLive = resolve));
+      live = Promise.withResolvers<RelayProcess>();
       await relay!.kill('SIGKILL');
       kills += 1;
       inFlightAtKills.push(ledger.recordKill(dbPath));
@@ -98,7 +97,7 @@ describe('fault injection: kill -9, outages, 429s, 5xx, resets, timeouts, partia
 
     async function postUntilAcknowledged(id: string, body: string): Promise<void> {
       for (let tries = 1; ; tries += 1) {
-        const target = await live;
+        const target = await live.promise;
         let status = 0;
         try {
           const res = await request(`${target.url}/webhooks/capillary`, {
