@@ -32,6 +32,8 @@ export interface ListenOptions {
   /** Its whole environment but PATH: only what the caller sets, nothing of the calling shell's. */
   env: Record<string, string>;
   nodeArgs?: string[] | undefined;
+  /** The Node binary to run it with (another Node version, for a side-by-side run); this process's by default. */
+  node?: string | undefined;
   cwd?: string | undefined;
   /** Whether a JSON line carrying a numeric `port` is the one that says the process is ready. */
   ready: (line: Record<string, unknown>) => boolean;
@@ -47,7 +49,7 @@ export const relayListening = (line: Record<string, unknown>): boolean => typeof
 
 /** `node [nodeArgs] script`, resolved with its ports once a line satisfies `ready`; rejected if it exits first or takes too long. */
 export async function startListening(script: string, options: ListenOptions): Promise<ListeningProcess> {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), script], {
+  const child = spawn(options.node ?? process.execPath, [...(options.nodeArgs ?? []), script], {
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     env: { PATH: process.env['PATH'] ?? '', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -18,12 +18,13 @@ export async function startServer(
   name: string,
   script: string,
   env: Record<string, string>,
-  options: { nodeArgs?: string[]; ready?: (line: Record<string, unknown>) => boolean; timeoutMs?: number; cwd?: string } = {},
+  options: { nodeArgs?: string[]; node?: string; ready?: (line: Record<string, unknown>) => boolean; timeoutMs?: number; cwd?: string } = {},
 ): Promise<ServerProcess> {
   const server = await startListening(script, {
     name: `bench: ${name}`,
     env,
     nodeArgs: options.nodeArgs,
+    node: options.node,
     cwd: options.cwd ?? ROOT,
     ready: options.ready ?? ((line) => line['ready'] === true),
     timeoutMs: options.timeoutMs ?? 30_000,
@@ -81,8 +82,8 @@ export function relayEnv(o: RelayEnvOptions): Record<string, string> {
 }
 
 /** The relay as `npm start` runs it (its Node flags from package.json), plus `nodeArgs` (profiling). */
-export function startRelay(env: Record<string, string>, nodeArgs: string[] = []): Promise<ServerProcess> {
-  return startServer('relay', distScript('src/server.js'), env, { nodeArgs: [...relayNodeFlags(), ...nodeArgs], ready: relayListening });
+export function startRelay(env: Record<string, string>, nodeArgs: string[] = [], node?: string): Promise<ServerProcess> {
+  return startServer('relay', distScript('src/server.js'), env, { nodeArgs: [...relayNodeFlags(), ...nodeArgs], ready: relayListening, ...(node ? { node } : {}) });
 }
 
 /**
