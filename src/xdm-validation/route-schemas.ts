@@ -50,6 +50,9 @@ export interface RouteSchemasDeps {
   now?: () => number;
 }
 
+/** While a customer's schema has never been read, the next try comes sooner than the refresh: 5 s, doubling. */
+const FIRST_READ_RETRY_MS = 5_000;
+
 interface KindState extends KindStatus {
   check: EntityCheck;
   version: string | undefined;
@@ -69,8 +72,11 @@ export function createRouteSchemas(deps: RouteSchemasDeps): RouteSchemas {
     version: undefined,
   }));
   let timer: NodeJS.Timeout | undefined;
+  /** Refreshes in a row that left a kind on the standard schema (paces the early retries). */
+  let unread = 0;
   let inFlight: Promise<KindStatus[]> | undefined;
   let closed = false;
+  let started = false;
   // Close cuts a read in flight: a slow Platform must not hold shutdown for its timeout.
   const closing = new AbortController();
   let firstRead: Promise<unknown> = Promise.resolve();
@@ -88,9 +94,9 @@ export function createRouteSchemas(deps: RouteSchemasDeps): RouteSchemas {
         state.check = compiled.check;
         state.unchecked = compiled.dropped;
         state.version = version;
-        log.info({ route: deps.route, kind: state.kind, schemaId: state.schemaId, unchecked: compiled.dropped.slice(0, 5) }, "customer's schema read and compiled");
+        log.info({ kind: state.kind, schemaId: state.schemaId, unchecked: compiled.dropped.slice(0, 5) }, "customer's schema read and compiled");
       }
-      if (state.source !== 'customer') log.info({ route: deps.route, kind: state.kind }, "messages are held to the customer's schema");
+      if (state.source !== 'customer') log.info({ kind: state.kind }, "messages are held to the customer's schema");
       state.source = 'customer';
       state.fetchedAt = now();
       state.lastError = null;
@@ -101,7 +107,7 @@ export function createRouteSchemas(deps: RouteSchemasDeps): RouteSchemas {
       // A schema read before stays in force; without one the standard schema holds, and says so.
       const fallback = state.source === 'standard';
       log.warn(
-        { route: deps.route, kind: state.kind, schemaId: state.schemaId, code: e.code, status: e.status, errorCode: e.errorCode, keeping: fallback ? 'standard schema shipped with the relay' : "the customer's schema read before" },
+        { kind: state.kind, schemaId: state.schemaId, code: e.code, status: e.status, errorCode: e.errorCode, keeping: fallback ? 'standard schema shipped with the relay' : "the customer's schema read before" },
         fallback ? "cannot read the customer's schema: messages are held to the standard XDM schema" : "cannot read the customer's schema again: keeping the one read before",
       );
     } finally {
@@ -125,9 +131,13 @@ export function createRouteSchemas(deps: RouteSchemasDeps): RouteSchemas {
 
   function schedule(): void {
     if (closed || !deps.client) return;
+    // A slow start (Platform slow, the process busy starting) must not leave the standard schemas in
+    // force for a whole refresh period; a schema read once is refreshed at the normal pace.
+    unread = kinds.some((k) => k.source === 'standard') ? unread + 1 : 0;
+    const delay = unread > 0 ? Math.min(deps.refreshMs, FIRST_READ_RETRY_MS * 2 ** Math.min(unread - 1, 20)) : deps.refreshMs;
     timer = setTimeout(() => {
       void refresh().finally(schedule);
-    }, deps.refreshMs);
+    }, delay);
   }
 
   return {
@@ -141,9 +151,10 @@ export function createRouteSchemas(deps: RouteSchemasDeps): RouteSchemas {
     refresh,
     status,
     start() {
-      if (closed || timer) return;
+      if (closed || started) return;
+      started = true;
       firstRead = refresh();
-      schedule();
+      void firstRead.finally(schedule);
     },
     close() {
       closed = true;

@@ -47,7 +47,7 @@ export function createValidatingSink(deps: { inner: Sink; schemas: RouteSchemas;
         }
         toSend.push(message);
       }
-      if (first) logger.warn({ route, mismatches, messages: batch.length, mode, ...first }, mode === 'hold' ? 'messages do not fit their schema: held as schema_mismatch' : 'messages do not fit their schema: sent anyway (AEP_SCHEMA_VALIDATION=warn)');
+      if (first) logger.warn({ mismatches, messages: batch.length, mode, ...first }, mode === 'hold' ? 'messages do not fit their schema: held as schema_mismatch' : 'messages do not fit their schema: sent anyway (AEP_SCHEMA_VALIDATION=warn)');
       if (toSend.length > 0) for (const outcome of await inner.send(toSend, signal)) outcomes.set(outcome.id, outcome);
       return batch.map((m) => outcomes.get(m.id) ?? { id: m.id, outcome: 'retry', reason: 'network', detail: 'no outcome from sink' });
     },
