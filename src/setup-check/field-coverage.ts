@@ -2,6 +2,7 @@ import corpus from './corpus.json' with { type: 'json' };
 import type { CapillaryEvent } from '../mapping/capillary-event.js';
 import { mapEvent } from '../mapping/map-event.js';
 import type { MappingOptions, MessageKind } from '../mapping/types.js';
+import { isLinear, linearRegExp } from '../xdm-validation/linear-regexp.js';
 import { compileXdmSchema } from '../xdm-validation/xdm-compile.js';
 
 /**
@@ -32,11 +33,12 @@ export function missingPaths(schema: Json, entity: unknown, prefix = '', out = n
   }
   if (!isRecord(entity)) return out;
   const properties = isRecord(schema.properties) ? schema.properties : undefined;
-  const patterns = isRecord(schema.patternProperties) ? Object.entries(schema.patternProperties) : [];
+  // Customer patterns run on RE2 (linear time); one RE2 cannot run matches no key.
+  const patterns = isRecord(schema.patternProperties) ? Object.entries(schema.patternProperties).filter(([p]) => isLinear(p)).map(([p, sub]) => [linearRegExp(p), sub] as const) : [];
   for (const [key, value] of Object.entries(entity)) {
     const path = prefix === '' ? key : `${prefix}.${key}`;
     const declared = properties?.[key];
-    const pattern = patterns.find(([p]) => new RegExp(p, 'u').test(key))?.[1];
+    const pattern = patterns.find(([p]) => p.test(key))?.[1];
     const sub = isRecord(declared) ? declared : isRecord(pattern) ? pattern : isRecord(schema.additionalProperties) ? schema.additionalProperties : undefined;
     if (sub) missingPaths(sub, value, isRecord(declared) || isRecord(pattern) ? path : `${prefix}.*`.replace(/^\./, ''), out);
     else if (properties !== undefined || schema.additionalProperties === false) out.add(path);

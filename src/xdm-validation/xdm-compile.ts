@@ -1,5 +1,6 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { isLinear, linearRegExpEngine } from './linear-regexp.js';
 
 /**
  * Compiles an XDM schema (a resolved `xed-full+json; version=1` document from the Schema Registry, or
@@ -8,7 +9,8 @@ import addFormatsModule from 'ajv-formats';
  * ("extraneous key [x] is not permitted"). Adobe does not promise its documents compile in a JSON
  * Schema validator as they are, so a copy keeps only validation keywords (the `meta:*` ones say
  * nothing a validator checks), closes every object that lists its properties, and drops what cannot
- * compile here (a pattern JavaScript cannot read, a `$ref` outside the document), counting each drop.
+ * be checked here (a pattern RE2 cannot run in linear time, a `$ref` outside the document), counting
+ * each drop. Patterns run on RE2 (./linear-regexp.ts): the customer's schema comes from outside.
  */
 
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
@@ -53,12 +55,16 @@ export function strictCopy(schema: Json): { schema: Json; dropped: string[] } {
     const out: Json = {};
     for (const [key, value] of Object.entries(node)) {
       if (!KEYWORDS.has(key)) continue;
-      if (SCHEMA_MAPS.has(key) && isRecord(value)) out[key] = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, copy(v, `${at}/${key}/${k}`)]));
+      if (key === 'patternProperties' && isRecord(value)) {
+        // The keys are patterns too: one RE2 cannot run is left out (its keys then count as undeclared).
+        const kept = Object.entries(value).filter(([p]) => isLinear(p) || (dropped.push(`patternProperties ${p} at ${at || '/'}`), false));
+        out[key] = Object.fromEntries(kept.map(([k, v]) => [k, copy(v, `${at}/${key}/${k}`)]));
+      } else if (SCHEMA_MAPS.has(key) && isRecord(value)) out[key] = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, copy(v, `${at}/${key}/${k}`)]));
       else if (SCHEMA_LISTS.has(key) && Array.isArray(value)) out[key] = value.map((v, i) => copy(v, `${at}/${key}/${i}`));
       else if (SCHEMA_ONE.has(key) && isRecord(value)) out[key] = copy(value, `${at}/${key}`);
       else if (key === 'items') out[key] = Array.isArray(value) ? value.map((v, i) => copy(v, `${at}/items/${i}`)) : copy(value, `${at}/items`);
       else if (key === 'pattern') {
-        if (typeof value === 'string' && compiles(value)) out[key] = value;
+        if (typeof value === 'string' && isLinear(value)) out[key] = value;
         else dropped.push(`pattern at ${at || '/'}`);
       } else if (key === '$ref') {
         if (typeof value === 'string' && value.startsWith('#/definitions/')) out[key] = value;
@@ -78,23 +84,15 @@ export function strictCopy(schema: Json): { schema: Json; dropped: string[] } {
   return { schema: copy(schema, ''), dropped };
 }
 
-function compiles(pattern: string): boolean {
-  try {
-    new RegExp(pattern, 'u');
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Compiles once per schema version; the check then costs one ajv run per message. */
 export function compileXdmSchema(schema: Json): CompiledSchema {
   const { schema: strict, dropped } = strictCopy(schema);
   // One ajv per schema version: a refreshed schema replaces the instance and whatever it cached.
   // No optimizing pass: it halves the compile (the event loop's one stall per schema version, about
   // 25-50 ms for both of a route's schemas on this machine) and checks no slower (bench:schema-validation).
-  const ajv = new Ajv({ allErrors: true, strict: false, validateSchema: false, addUsedSchema: false, code: { optimize: false } });
-  addFormats(ajv, { mode: 'full' });
+  const ajv = new Ajv({ allErrors: true, strict: false, validateSchema: false, addUsedSchema: false, code: { optimize: false, regExp: linearRegExpEngine } });
+  // The formats' own expressions are ajv-formats' (fast mode, as everywhere in the relay).
+  addFormats(ajv);
   // XDM's own formats beyond JSON Schema's are not checked (as an unknown format in any validator).
   const unknownFormats = collectFormats(strict).filter((f) => !ajv.formats[f]);
   for (const format of unknownFormats) {

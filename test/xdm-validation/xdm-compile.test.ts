@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { mapEvent } from '../../src/mapping/map-event.js';
-import { STANDARD_SCHEMAS, standardSchema } from '../../src/xdm-validation/standard-schemas.js';
+import { linearRegExp } from '../../src/xdm-validation/linear-regexp.js';
+import { STANDARD_SCHEMAS, standardSchema, TENANT_KEY_LOOKAHEAD, TENANT_KEY_RE2 } from '../../src/xdm-validation/standard-schemas.js';
 import { compileXdmSchema, strictCopy } from '../../src/xdm-validation/xdm-compile.js';
 import { corpusFromFixtures } from '../setup-check/corpus-fixtures.js';
 import { OPTION_MATRIX } from '../mapping/options.js';
@@ -135,11 +136,20 @@ describe('the copy that compiles', () => {
     expect(strictCopy({ type: 'object' }).schema).toEqual({ type: 'object' });
   });
 
-  it('drops what JavaScript cannot check (and says so) instead of failing to compile', () => {
-    const odd = { type: 'object', properties: { a: { type: 'string', pattern: '(?<=x' }, b: { $ref: 'https://ns.adobe.com/xdm/elsewhere' }, c: { type: 'string', format: 'xdm-special' } } };
+  it('drops what cannot be checked here (and says so) instead of failing to compile', () => {
+    const odd = { type: 'object', properties: { a: { type: 'string', pattern: '(?<=x)y' }, b: { $ref: 'https://ns.adobe.com/xdm/elsewhere' }, c: { type: 'string', format: 'xdm-special' } }, patternProperties: { '^(?!z)': { type: 'string' } } };
     const compiled = compileXdmSchema(odd);
-    expect(compiled.dropped).toEqual(['pattern at /properties/a', '$ref https://ns.adobe.com/xdm/elsewhere at /properties/b', 'format xdm-special']);
+    expect(compiled.dropped).toEqual(['pattern at /properties/a', '$ref https://ns.adobe.com/xdm/elsewhere at /properties/b', 'patternProperties ^(?!z) at /', 'format xdm-special']);
     expect(compiled.check({ a: 'anything', c: 'x' })).toBeUndefined();
+  });
+
+  it("runs the schema's patterns in linear time (RE2): a catastrophic pattern on a long value answers at once", () => {
+    const { check: evil } = compileXdmSchema({ type: 'object', properties: { a: { type: 'string', pattern: '^(a+)+$' } } });
+    const started = performance.now();
+    expect(evil({ a: `${'a'.repeat(30_000)}!` })?.message).toBe('/a: does not match pattern ^(a+)+$');
+    expect(evil({ a: 'aaaa' })).toBeUndefined();
+    // V8's backtracking engine would take longer than the age of the universe here.
+    expect(performance.now() - started).toBeLessThan(2_000);
   });
 
   it('compiles the same document twice (a refresh) without an id clash', () => {
@@ -152,6 +162,15 @@ describe('the standard schemas the relay ships', () => {
     for (const [kind, file] of [['event', 'experience-event'], ['profile', 'profile']] as const) {
       expect(STANDARD_SCHEMAS[kind]).toEqual(JSON.parse(readFileSync(new URL(`../fixtures/xdm/${file}.flat.schema.json`, import.meta.url), 'utf8')));
     }
+  });
+
+  it("their tenant-key pattern, rewritten for RE2, takes the same keys as the original's lookahead", () => {
+    const chars = ['', ...'_aidzIDZ09'];
+    const keys = chars.flatMap((a) => chars.flatMap((b) => chars.flatMap((c) => chars.map((d) => `${a}${b}${c}${d}`))));
+    const original = new RegExp(TENANT_KEY_LOOKAHEAD, 'u');
+    const rewritten = linearRegExp(TENANT_KEY_RE2);
+    expect(keys.filter((k) => original.test(k) !== rewritten.test(k))).toEqual([]);
+    expect(rewritten.test('_acmecorp') && !rewritten.test('_id') && rewritten.test('_i') && rewritten.test('_idx')).toBe(true);
   });
 
   it('closed as Adobe checks, accept every message the mapper makes of the corpus under every option set', () => {

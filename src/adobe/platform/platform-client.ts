@@ -73,8 +73,15 @@ interface Call {
 
 const MAX_LOGGED_TEXT = 300;
 
+/** `https://host/` -> `https://host` (a loop: a regex for it backtracks on long runs of slashes). */
+export function withoutTrailingSlashes(text: string): string {
+  let end = text.length;
+  while (end > 0 && text[end - 1] === '/') end -= 1;
+  return text.slice(0, end);
+}
+
 export function createPlatformClient(deps: PlatformClientDeps): PlatformClient {
-  const base = deps.baseUrl.replace(/\/+$/, '');
+  const base = withoutTrailingSlashes(deps.baseUrl);
   const sandboxName = deps.sandboxName.toLowerCase();
   const log = deps.logger;
 

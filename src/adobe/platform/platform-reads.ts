@@ -1,4 +1,4 @@
-import { PLATFORM_PATHS, XED_FULL, type PlatformClient } from './platform-client.js';
+import { PLATFORM_PATHS, withoutTrailingSlashes, XED_FULL, type PlatformClient } from './platform-client.js';
 
 /**
  * Typed reads of what a route's sandbox holds, in the shapes of Adobe's specs
@@ -80,7 +80,7 @@ export async function listNamespaces(client: PlatformClient, signal?: AbortSigna
 export async function findInletConnection(client: PlatformClient, inletId: string, signal?: AbortSignal): Promise<ConnectionInfo | undefined> {
   const answer = await client.get<{ items?: unknown }>(`${PLATFORM_PATHS.flowService}/connections`, { query: { property: `connectionSpec.id==${HTTP_API_CONNECTION_SPEC_ID}` }, ...opts(signal) });
   const items = Array.isArray(answer?.items) ? answer.items.filter((c): c is ConnectionInfo => isRecord(c) && typeof c.id === 'string') : [];
-  return items.find((c) => c.auth?.params?.inletId === inletId || (c.auth?.params?.inletUrl ?? '').replace(/\/+$/, '').endsWith(`/${inletId}`));
+  return items.find((c) => c.auth?.params?.inletId === inletId || withoutTrailingSlashes(c.auth?.params?.inletUrl ?? '').endsWith(`/${inletId}`));
 }
 
 /** Catalog tags are read loosely: Adobe's own example writes `"enabled: true"` where answers say `"enabled:true"`. */
