@@ -157,10 +157,13 @@ export function createRouteSchemas(deps: RouteSchemasDeps): RouteSchemas {
       void firstRead.finally(schedule);
     },
     close() {
+      if (closed) return;
       closed = true;
       closing.abort();
       if (timer) clearTimeout(timer);
       timer = undefined;
+      // A route removed or reopened by a reload leaves no stale series behind.
+      for (const state of kinds) deps.metrics.schemaSource.remove({ route: deps.route, kind: state.kind });
     },
   };
 }
