@@ -111,6 +111,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['route'] as const,
       registers,
     }),
+    schemaSource: new Gauge({
+      name: 'relay_schema_source',
+      help: "Which schema XDM messages are held to, per route and kind: 1 the customer's own (from the Schema Registry), 0 the standard one the relay ships (the customer's could not be read) (issue 16)",
+      labelNames: ['route', 'kind'] as const,
+      registers,
+    }),
+    schemaMismatches: new Counter({
+      name: 'relay_schema_mismatches_total',
+      help: "XDM messages that do not fit their schema, per route, kind and action: held (dead letter schema_mismatch, AEP_SCHEMA_VALIDATION=hold) or sent (warn) (issue 16)",
+      labelNames: ['route', 'kind', 'action'] as const,
+      registers,
+    }),
   };
 }
 

@@ -68,6 +68,9 @@ export function baseRelayEnv(o: { storeUrl: string; dcsInletUrl: string; ims: Re
     ADOBE_IMS_URL: o.ims.url,
     ADOBE_CLIENT_ID: o.ims.clientId,
     ADOBE_CLIENT_SECRET: o.ims.clientSecret,
+    // The bench's fake Adobe plays DCS and IMS only: no Platform API to read schemas from, and the
+    // relay must never reach out to platform.adobe.io from here (bench:schema-validation measures the check).
+    AEP_SCHEMA_VALIDATION: 'off',
   };
 }
 

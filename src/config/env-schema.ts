@@ -69,6 +69,11 @@ export const ROUTE_SETTINGS = {
   AEP_SOURCE_PROFILE_FLOW_ID: text("AEP_OUTPUT=source: the profile dataflow's id, sent as x-adobe-flow-id"),
   AEP_SOURCE_TRANSACTION_INLET_URL: Type.Optional(Type.String({ format: 'uri', pattern: '^https?://', description: "AEP_OUTPUT=source: streaming endpoint of the Capillary source's transaction dataflow" })),
   AEP_SOURCE_TRANSACTION_FLOW_ID: text("AEP_OUTPUT=source: the transaction dataflow's id, sent as x-adobe-flow-id"),
+
+  // The customer's own sandbox, read through the Platform APIs (issue 16, docs/setup-check.md)
+  AEP_PLATFORM_URL: Type.String({ default: 'https://platform.adobe.io', format: 'uri', pattern: '^https?://', description: 'Platform API host (Schema Registry, Catalog, Identity, Flow Service) for the setup check and schema validation; regional hosts such as https://platform-va7.adobe.io work too' }),
+  AEP_SANDBOX_NAME: Type.String({ default: 'prod', pattern: '^[A-Za-z0-9][A-Za-z0-9-]*$', description: "the sandbox the inlet, datasets and schemas live in (sent lower-case as x-sandbox-name)" }),
+  AEP_SCHEMA_VALIDATION: Type.Union([Type.Literal('hold'), Type.Literal('warn'), Type.Literal('off')], { default: 'hold', description: "hold: an XDM message that does not fit the customer's schema is not sent (dead letter schema_mismatch); warn: sent and counted; off: not checked" }),
 };
 
 /** Settings of the process: listeners, store, delivery engine, operations. Environment only. */
@@ -108,6 +113,7 @@ export const PROCESS_SETTINGS = {
   DELIVERY_RETRY_BASE_MS: int(1000, 1, 3_600_000, 'first retry delay (exponential, full jitter)'),
   DELIVERY_RETRY_MAX_MS: int(600_000, 1, 86_400_000, 'longest retry delay'),
   DELIVERY_MAX_AGE_HOURS: int(168, 1, 8760, 'how long a message is retried before it is dead-lettered as expired'),
+  AEP_SCHEMA_REFRESH_MS: int(900_000, 1000, 86_400_000, "how often each route's schemas are fetched again from the Schema Registry (Adobe caches schema changes for about 15 minutes)"),
 
   // Operations
   ADMIN_TOKEN: text('bearer token for /admin/*; unset turns the admin API off'),

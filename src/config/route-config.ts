@@ -19,6 +19,16 @@ export interface SourceEndpoint {
   flowId: string;
 }
 
+/** What the relay reads of the customer's sandbox, and what it does with messages that do not fit. */
+export interface PlatformSettings {
+  url: string;
+  /** Lower case, as Adobe wants it. */
+  sandboxName: string;
+  /** ADOBE_ORG_ID; without it the Platform APIs cannot be called. */
+  orgId: string | undefined;
+  schemaValidation: 'hold' | 'warn' | 'off';
+}
+
 /** Credentials without the inlet: routes with equal credentials share one token provider. */
 export type ImsCredentials = Omit<AdobeConfig, 'inletUrl'>;
 
@@ -45,6 +55,8 @@ export interface RouteConfig {
   dryRunFile: string;
   rateCaps: { requestsPerSecond: number; messagesPerSecond: number };
   circuitOpenMs: number;
+  /** Where the route's sandbox is read (issue 16): the setup check and the schemas messages are held to. */
+  platform: PlatformSettings;
   /** The validated settings, secrets included: reload compares them to keep unchanged routes running. */
   settings: RouteEnv;
 }
@@ -125,6 +137,7 @@ export function buildRoute(id: string, e: RouteEnv, options: { fromFile: boolean
     dryRunFile: e.DRY_RUN_FILE,
     rateCaps: { requestsPerSecond: e.AEP_MAX_REQUESTS_PER_SECOND, messagesPerSecond: e.AEP_MAX_MESSAGES_PER_SECOND },
     circuitOpenMs: e.CIRCUIT_OPEN_MS,
+    platform: { url: e.AEP_PLATFORM_URL, sandboxName: e.AEP_SANDBOX_NAME.toLowerCase(), orgId: e.ADOBE_ORG_ID, schemaValidation: e.AEP_SCHEMA_VALIDATION },
     settings: e,
   };
 }

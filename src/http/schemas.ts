@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { CONSOLE_SCHEMAS } from './console-schemas.js';
+import { SETUP_CHECK_SCHEMAS } from './setup-check-schemas.js';
 
 /**
  * Wire shapes of the relay's HTTP API, defined once: routes validate and serialize with them, and
@@ -162,4 +163,4 @@ export const RoutesReloaded = Type.Object(
 );
 
 /** Every named schema, registered once with Fastify (and listed in openapi.yaml components). */
-export const SHARED_SCHEMAS = [ErrorBody, WebhookAccepted, Health, Readiness, StoredEventBody, DeadLetterPage, DeadLetterReplayRequest, ReplayCount, EventReplayRequest, EventReplayResult, RouteList, RoutesReloaded, ...CONSOLE_SCHEMAS];
+export const SHARED_SCHEMAS = [ErrorBody, WebhookAccepted, Health, Readiness, StoredEventBody, DeadLetterPage, DeadLetterReplayRequest, ReplayCount, EventReplayRequest, EventReplayResult, RouteList, RoutesReloaded, ...CONSOLE_SCHEMAS, ...SETUP_CHECK_SCHEMAS];

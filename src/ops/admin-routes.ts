@@ -17,6 +17,7 @@ import { Job } from '../http/console-schemas.js';
 import consoleApi from './console-api.js';
 import { createJobs } from './jobs.js';
 import { replayEvents } from './replay-events.js';
+import setupCheckRoutes from './setup-check-routes.js';
 
 /** The most events one synchronous replay examines (the 200 answer); more runs as a background job. */
 const SYNC_REPLAY_MAX_EVENTS = 10_000;
@@ -48,6 +49,8 @@ export default async function adminRoutes(app: FastifyInstance, opts: { config: 
   app.addHook('onClose', async () => jobs.stop());
 
   await app.register(consoleApi, { config: opts.config, now, jobs });
+  // Issue 16: the setup check and schema refresh, behind the same token.
+  await app.register(setupCheckRoutes);
 
   app.get<{ Params: { eventId: string } }>(
     '/admin/events/:eventId',

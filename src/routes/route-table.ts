@@ -5,11 +5,14 @@ import { createAepSink } from '../adobe/dcs-client.js';
 import { createDispatcher } from '../adobe/dispatcher.js';
 import { createImsTokenProvider, type TokenProvider } from '../adobe/ims-token-provider.js';
 import { createPayloadSink } from '../adobe/payload-sink.js';
+import { routePlatform, type RoutePlatform } from '../adobe/platform/route-platform.js';
 import type { Env } from '../config/env-schema.js';
 import type { RouteConfig } from '../config/route-config.js';
 import { routeOutput, type RouteOutput } from './route-output.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/types.js';
+import type { RouteSchemas } from '../xdm-validation/route-schemas.js';
+import { withSchemaValidation } from '../xdm-validation/route-validation.js';
 import { createCircuitBreaker, type CircuitBreaker } from '../delivery/circuit-breaker.js';
 import { createDeliveryWorker, type DeliveryWorker } from '../delivery/delivery-worker.js';
 import { createDryRunSink } from '../delivery/dry-run-sink.js';
@@ -22,6 +25,9 @@ export interface LiveRoute {
   readonly output: RouteOutput;
   readonly sink: Sink;
   readonly worker: DeliveryWorker;
+  /** Issue 16: the route's access to its AEP sandbox (setup check), and the schemas its messages are held to. */
+  readonly platform: RoutePlatform;
+  readonly schemas: RouteSchemas | undefined;
 }
 
 export interface RouteChanges {
@@ -143,7 +149,11 @@ export function createRouteTable(deps: { env: Env; store: Store; metrics: Metric
     const log = logger.child({ component: 'delivery', route: route.id });
     const token = tokenProviderFor(route);
     const inlet = inletFor(route, log);
-    const sink = await sinkFor(route, token.provider);
+    // ---- issue 16: the customer's sandbox, and the schema check in front of the sink ----
+    const platform = routePlatform({ route, tokens: token.provider, dispatcher, timeoutMs: requestTimeoutMs, logger: logger.child({ component: 'platform', route: route.id }) });
+    const sent = await sinkFor(route, token.provider);
+    const { sink, schemas } = sent === deps.testSink ? { sink: sent, schemas: undefined } : withSchemaValidation({ route, sink: sent, platform, refreshMs: env.AEP_SCHEMA_REFRESH_MS, metrics, logger });
+    // ---- end issue 16 ----
     const worker = createDeliveryWorker({
       store: deps.store,
       sink,
@@ -171,6 +181,8 @@ export function createRouteTable(deps: { env: Env; store: Store; metrics: Metric
       output: routeOutput(route),
       sink,
       worker,
+      platform,
+      schemas,
       async release() {
         await worker.stop(env.SHUTDOWN_GRACE_MS);
         if (sink !== deps.testSink) await sink.close();

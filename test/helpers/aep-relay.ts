@@ -39,6 +39,9 @@ export function aepEnv(ims: FakeIms, dcs: FakeDcs, overrides: Record<string, str
     AEP_EVENT_SCHEMA_ID: AEP.event.schemaId,
     AEP_PROFILE_DATASET_ID: AEP.profile.datasetId,
     AEP_PROFILE_SCHEMA_ID: AEP.profile.schemaId,
+    // No Platform API here: these relays would ask platform.adobe.io for the schemas (issue 16).
+    // Tests of the schema check point AEP_PLATFORM_URL at a fake Platform and set their own mode.
+    AEP_SCHEMA_VALIDATION: 'off',
     ...overrides,
   };
 }

@@ -102,7 +102,7 @@ describe('deploy/prometheus-alerts.yml', () => {
 
   it('has the alerts operators are promised', () => {
     expect(rules.map((r) => r.alert).sort()).toEqual(
-      ['RelayAdobeErrorRatioHigh', 'RelayCircuitOpen', 'RelayDeadLettersGrowing', 'RelayEventLoopStalled', 'RelayHeapNearLimit', 'RelayImsTokenRefreshFailing', 'RelayNotReady', 'RelayOldestPendingTooOld', 'RelayEventsHeld'].sort(),
+      ['RelayAdobeErrorRatioHigh', 'RelayCircuitOpen', 'RelayDeadLettersGrowing', 'RelayEventLoopStalled', 'RelayHeapNearLimit', 'RelayImsTokenRefreshFailing', 'RelayNotReady', 'RelayOldestPendingTooOld', 'RelayEventsHeld', 'RelaySchemaFallback'].sort(),
     );
   });
 
