@@ -22,6 +22,8 @@ export interface LiveRoute {
   readonly output: RouteOutput;
   readonly sink: Sink;
   readonly worker: DeliveryWorker;
+  /** The route's IMS token provider (shared by routes with the same credentials); undefined without credentials. */
+  readonly tokens: TokenProvider | undefined;
 }
 
 export interface RouteChanges {
@@ -171,6 +173,7 @@ export function createRouteTable(deps: { env: Env; store: Store; metrics: Metric
       output: routeOutput(route),
       sink,
       worker,
+      tokens: token.provider,
       async release() {
         await worker.stop(env.SHUTDOWN_GRACE_MS);
         if (sink !== deps.testSink) await sink.close();

@@ -3,7 +3,7 @@ import type { Agent } from 'undici';
 import { createDispatcher } from '../../../src/adobe/dispatcher.js';
 import { createImsTokenProvider, type TokenProvider } from '../../../src/adobe/ims-token-provider.js';
 import { createPlatformClient, PLATFORM_PATHS, PlatformApiError, readAdobeError, XED_FULL, type PlatformClient } from '../../../src/adobe/platform/platform-client.js';
-import { createMetrics } from '../../../src/ops/metrics.js';
+import { createMetrics } from '../../../src/metrics.js';
 import { captureLogger } from '../../helpers/build-app.js';
 import { startFakeIms, type FakeIms } from '../../helpers/fake-adobe.js';
 import { emptySandbox, startFakePlatform, type FakePlatform } from '../../helpers/fake-platform.js';
