@@ -156,8 +156,9 @@ export function createAccountingJob(deps: {
   /** With the lock held (the caller's to release). */
   const withLock = async <T>(wait: boolean, fn: () => Promise<T>): Promise<T | undefined> => {
     const deadline = now() + (deps.waitMs ?? 300_000);
-    while (!(await store.acquireAccountingLock(owner))) {
+    for (let tries = 0; !(await store.acquireAccountingLock(owner)); tries += 1) {
       if (!wait) return undefined;
+      if (tries === 0) logger.info('another replica is running accounting: waiting for it to finish');
       if (now() >= deadline) throw new AccountingBusyError('another replica has been running accounting for too long; try again later');
       await new Promise((resolve) => setTimeout(resolve, 200));
       stopping.signal.throwIfAborted();
