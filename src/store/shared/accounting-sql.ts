@@ -25,9 +25,13 @@ export const MESSAGE_COUNTS = `SELECT kind,
 
 const MESSAGE_COLUMNS = 'm.id, m.event_id, m.kind, m.state, m.dead_reason, m.settled_at';
 
-export const PROFILES_OF_CUSTOMER = `SELECT ${MESSAGE_COLUMNS} FROM events e JOIN messages m ON m.event_id = e.event_id
-  WHERE e.customer_id = {1} AND coalesce(e.route, 'default') = {2} AND m.route = {3} AND m.kind = 'profile'
-    AND m.state IN ('delivered', 'dead') AND m.settled_at >= {4} AND m.settled_at < {5} ORDER BY m.id`;
+// From the customer's few events (events_customer), then their messages (messages_event). The route
+// and time terms are written so no index matches them (`|| ''`, unary plus, in both engines): on
+// events_accounting or messages_settled the planner would read every event or message of the route.
+export const PROFILES_OF_CUSTOMER = `SELECT ${MESSAGE_COLUMNS} FROM messages m
+  WHERE m.event_id IN (SELECT e.event_id FROM events e WHERE e.customer_id = {1} AND coalesce(e.route, 'default') || '' = {2})
+    AND m.route || '' = {3} AND m.kind = 'profile' AND m.state IN ('delivered', 'dead') AND +m.settled_at >= {4} AND +m.settled_at < {5}
+  ORDER BY m.id`;
 
 /** `{ids}`: the engine's list of event ids (json_each in SQLite, ANY in PostgreSQL). */
 export const messagesOfEventsSql = (ids: string) =>
