@@ -102,7 +102,21 @@ describe('deploy/prometheus-alerts.yml', () => {
 
   it('has the alerts operators are promised', () => {
     expect(rules.map((r) => r.alert).sort()).toEqual(
-      ['RelayAdobeErrorRatioHigh', 'RelayCircuitOpen', 'RelayDeadLettersGrowing', 'RelayEventLoopStalled', 'RelayHeapNearLimit', 'RelayImsTokenRefreshFailing', 'RelayNotReady', 'RelayOldestPendingTooOld', 'RelayEventsHeld'].sort(),
+      [
+        'RelayAdobeErrorRatioHigh',
+        'RelayCircuitOpen',
+        'RelayDeadLettersGrowing',
+        'RelayEventLoopStalled',
+        'RelayHeapNearLimit',
+        'RelayImsTokenRefreshFailing',
+        'RelayNotReady',
+        'RelayOldestPendingTooOld',
+        'RelayEventsHeld',
+        'RelayCapillaryGaveUp',
+        'RelayRejectedAfterAcceptance',
+        'RelayLandedShort',
+        'RelayAccountingStale',
+      ].sort(),
     );
   });
 
@@ -170,6 +184,8 @@ describe('deploy/grafana-dashboard.json', () => {
       'relay_aep_circuit_open',
       'relay_event_loop_delay_seconds_bucket',
       'relay_events_held_total',
+      'relay_accounting_findings',
+      'relay_accounting_last_success_timestamp_seconds',
     ]) {
       expect(used.has(name), name).toBe(true);
     }
