@@ -4,6 +4,7 @@ import { overviewPage } from './views/overview.js';
 import { eventsPage } from './views/events.js';
 import { eventPage } from './views/event.js';
 import { deadLettersPage } from './views/dead-letters.js';
+import { accountingPage } from './views/accounting.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -38,6 +39,7 @@ const pages = [
   [/^#\/events\/(.+)$/, (m) => eventPage(decodeURIComponent(m[1]))],
   [/^#\/events(?:\?(.*))?$/, (m) => eventsPage(new URLSearchParams(m[1] ?? ''))],
   [/^#\/dead-letters(?:\?(.*))?$/, (m) => deadLettersPage(new URLSearchParams(m[1] ?? ''))],
+  [/^#\/accounting$/, () => accountingPage()],
 ];
 
 async function route() {
