@@ -29,6 +29,7 @@ export default fp(
       logger,
       intervalMs: opts.config.env.ACCOUNTING_INTERVAL_MS,
       lagMinutes: opts.config.env.ACCOUNTING_LAG_MINUTES,
+      labelRoute: Boolean(opts.config.env.ROUTES_FILE),
       ...(opts.now ? { now: opts.now } : {}),
     });
     app.decorate('accounting', job);

@@ -61,6 +61,8 @@ export function createAccountingJob(deps: {
   intervalMs: number;
   /** ACCOUNTING_LAG_MINUTES. */
   lagMinutes: number;
+  /** With ROUTES_FILE the relay's counters carry a `route` label; without, they keep the labels they always had. */
+  labelRoute?: boolean;
   /** How long POST /admin/accounting/run waits for another replica's run. */
   waitMs?: number;
   now?: () => number;
@@ -115,7 +117,7 @@ export function createAccountingJob(deps: {
         signal: stopping.signal,
         adobeCounts,
         onDeadLettered: (count) => {
-          if (count > 0) metrics.messagesDeadLettered.inc({ reason: REJECTED_AFTER_ACCEPTANCE, route: sources.route }, count);
+          if (count > 0) metrics.messagesDeadLettered.inc({ reason: REJECTED_AFTER_ACCEPTANCE, ...(deps.labelRoute ? { route: sources.route } : {}) }, count);
         },
       });
       await store.saveAccountingWindow({ route: sources.route, from: window.from, to: window.to, judgedAt: judged.judgedAt, runId, report: JSON.stringify(judged) });
