@@ -124,6 +124,29 @@ describe('accounting with sources that fail or are missing', () => {
     ]);
   });
 
+  it('a failed profile record without tenant fields: matched by its member when certain, else counted only', async () => {
+    const withoutTenant = (entity: Record<string, unknown>) => Object.fromEntries(Object.entries(entity).filter(([key]) => key !== `_${AEP.tenant}`));
+    const profiles = () => acceptedIn(world!.dcs, AEP.profile.datasetId) as Array<{ body: { xdmEntity: Record<string, unknown> } }>;
+    // One event of the member in the window: its only profile record is the one.
+    world = await startAccountingWorld();
+    t = await relayWithEvents(world.env, 1);
+    addFailedBatch(world.platform, { id: 'one', dataset: AEP.profile.datasetId, created: now() - 60_000, completed: now(), records: [withoutTenant(profiles()[0]!.body.xdmEntity)] });
+    let window = windowOf(await runAndRead(t), today());
+    expect(window.findings.find((f) => f.kind === 'rejected_after_acceptance')).toMatchObject({ count: 1, events: [{ eventId: 'src-0', messageId: expect.any(Number) }] });
+    await t.close();
+    await world.close();
+
+    // Three events of the same member: which record failed cannot be told; it is counted, nothing moved.
+    world = await startAccountingWorld();
+    t = await relayWithEvents(world.env, 3);
+    addFailedBatch(world.platform, { id: 'three', dataset: AEP.profile.datasetId, created: now() - 60_000, completed: now(), records: [withoutTenant(profiles()[0]!.body.xdmEntity)] });
+    window = windowOf(await runAndRead(t), today());
+    const finding = window.findings.find((f) => f.kind === 'rejected_after_acceptance');
+    expect(finding).toMatchObject({ count: 1, events: [{ eventId: null }] });
+    expect(finding!.detail).toContain('1 not matched to an event with certainty');
+    expect((await t.app.inject({ method: 'GET', url: '/admin/dead-letters', headers: adminHeaders })).json().items).toEqual([]);
+  });
+
   it('without Capillary settings there is no Capillary column, and the route says why', async () => {
     world = await startAccountingWorld();
     const { CAPILLARY_API_URL: _u, CAPILLARY_API_KEY: _k, CAPILLARY_API_SECRET: _s, CAPILLARY_CONSUMER_GROUP_ID: _c, ...env } = world.env;
