@@ -5,6 +5,7 @@ import { recordHttpStatus, urlAttributes, withClientSpan } from '../tracing/span
 import { isGaveUp, readDeliveryCounts, readDeliveryLog, type DeliveryCounts, type DeliveryLogEntry } from './capillary-answers.js';
 import { CapillaryApiError, capillaryCodeForStatus, readCapillaryError } from './capillary-error.js';
 import { createCapillaryTokens, type CapillaryTokens } from './capillary-token.js';
+import { withoutTrailingSlashes } from '../urls.js';
 
 export type { DeliveryCounts, DeliveryLogEntry } from './capillary-answers.js';
 export { CapillaryApiError, type CapillaryErrorCode } from './capillary-error.js';
@@ -40,7 +41,7 @@ const MAX_PAGES = 20;
 
 export function createCapillaryClient(deps: CapillaryClientDeps): CapillaryClient {
   const { config } = deps;
-  const base = config.url.replace(/\/+$/, '');
+  const base = withoutTrailingSlashes(config.url);
   const group = `/v3/events/consumer-groups/${encodeURIComponent(config.consumerGroupId)}`;
   const tokens = deps.tokens ?? createCapillaryTokens({ baseUrl: base, key: config.key, secret: config.secret, dispatcher: deps.dispatcher, timeoutMs: deps.timeoutMs, logger: deps.logger, ...(deps.now ? { now: deps.now } : {}) });
   const bearer = config.tokenHeader.toLowerCase() === 'authorization';

@@ -2,6 +2,7 @@ import { request, type Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import { recordHttpStatus, urlAttributes, withClientSpan } from '../tracing/spans.js';
 import { CapillaryApiError, readCapillaryError } from './capillary-error.js';
+import { withoutTrailingSlashes } from '../urls.js';
 
 /**
  * Capillary's OAuth token for API calls (not the webhook): `POST /v3/oauth/token/generate` with the
@@ -44,7 +45,7 @@ export function readTokenAnswer(json: unknown): { token: string; ttlSeconds: num
 
 export function createCapillaryTokens(deps: CapillaryTokenDeps): CapillaryTokens {
   const now = deps.now ?? Date.now;
-  const url = `${deps.baseUrl.replace(/\/+$/, '')}${TOKEN_PATH}`;
+  const url = `${withoutTrailingSlashes(deps.baseUrl)}${TOKEN_PATH}`;
   let cached: { token: string; refreshAt: number; expiresAt: number } | undefined;
   let inFlight: Promise<string> | undefined;
 

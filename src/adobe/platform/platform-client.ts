@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { recordHttpStatus, urlAttributes, withClientSpan } from '../../tracing/spans.js';
 import type { TokenProvider } from '../ims-token-provider.js';
 import { codeForStatus, PlatformApiError, readAdobeError, type PlatformErrorCode } from './platform-error.js';
+import { withoutTrailingSlashes } from '../../urls.js';
 
 export { PlatformApiError, readAdobeError, type PlatformErrorCode } from './platform-error.js';
 
@@ -74,7 +75,7 @@ interface Call {
 const MAX_LOGGED_TEXT = 300;
 
 export function createPlatformClient(deps: PlatformClientDeps): PlatformClient {
-  const base = deps.baseUrl.replace(/\/+$/, '');
+  const base = withoutTrailingSlashes(deps.baseUrl);
   const sandboxName = deps.sandboxName.toLowerCase();
   const log = deps.logger;
 
