@@ -1,6 +1,7 @@
 import { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Logger } from 'pino';
+import accountingPlugin from './accounting/accounting-plugin.js';
 import sinkPlugin from './routes/routes-plugin.js';
 import type { Config } from './config/config.js';
 import deliveryPlugin from './delivery/delivery-plugin.js';
@@ -86,6 +87,8 @@ async function relayApp(app: FastifyInstance, opts: AppOptions) {
   await app.register(metricsPlugin);
   await app.register(sinkPlugin, { config: opts.config, ...(opts.sink ? { sink: opts.sink } : {}), ...(opts.now ? { now: opts.now } : {}) });
   await app.register(deliveryPlugin, { config: opts.config, ...(opts.now ? { now: opts.now } : {}) });
+  // After delivery, so it stops first on close: it borrows the routes' token providers and the store.
+  await app.register(accountingPlugin, { config: opts.config, ...(opts.now ? { now: opts.now } : {}) });
 
   await app.register(webhookRoute, { config: opts.config, isShuttingDown, ...(opts.now ? { now: opts.now } : {}) });
   await app.register(healthRoutes, { isShuttingDown, ...(opts.now ? { now: opts.now } : {}) });

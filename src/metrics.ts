@@ -105,6 +105,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['route'] as const,
       registers,
     }),
+    accountingFindings: new Gauge({
+      name: 'relay_accounting_findings',
+      help: 'What accounting found over the last 7 days, by route and kind (capillary_gave_up, rejected_after_acceptance, landed_short, source_unavailable): the sum of the counts of its judged windows',
+      labelNames: ['route', 'kind'] as const,
+      registers,
+    }),
+    accountingLastSuccess: new Gauge({
+      name: 'relay_accounting_last_success_timestamp_seconds',
+      help: 'When accounting last read a source of a route (capillary, relay, adobe) successfully; 0 when it tried and never could',
+      labelNames: ['route', 'source'] as const,
+      registers,
+    }),
     eventsHeld: new Counter({
       name: 'relay_events_held_total',
       help: "Events accepted but held, never delivered: their org is not one of their route's CAPILLARY_ORG_IDS (issue 13)",

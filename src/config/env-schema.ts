@@ -10,9 +10,9 @@ const int = (defaultValue: number, minimum: number, maximum: number, description
   Type.Integer({ default: defaultValue, minimum, maximum, description });
 const text = (description: string) => Type.Optional(Type.String({ minLength: 1, description }));
 
-export const SECRET_VARIABLES = ['CAPILLARY_AUTH_SECRETS', 'ADOBE_CLIENT_SECRET', 'ADMIN_TOKEN'] as const;
+export const SECRET_VARIABLES = ['CAPILLARY_AUTH_SECRETS', 'ADOBE_CLIENT_SECRET', 'CAPILLARY_API_SECRET', 'ADMIN_TOKEN'] as const;
 /** The secrets of a route: in ROUTES_FILE only as `<NAME>_FILE` or `<NAME>_ENV`, never literally. */
-export const ROUTE_SECRET_VARIABLES = ['CAPILLARY_AUTH_SECRETS', 'ADOBE_CLIENT_SECRET'] as const;
+export const ROUTE_SECRET_VARIABLES = ['CAPILLARY_AUTH_SECRETS', 'ADOBE_CLIENT_SECRET', 'CAPILLARY_API_SECRET'] as const;
 
 /** The webhook secret `.env.example` ships: refused at start, so a copied example never goes live. */
 export const EXAMPLE_WEBHOOK_SECRET = 'change-me-to-the-value-capillary-sends';
@@ -74,6 +74,13 @@ export const ROUTE_SETTINGS = {
   AEP_PLATFORM_URL: Type.String({ default: 'https://platform.adobe.io', format: 'uri', pattern: '^https?://', description: 'Platform API host (Schema Registry, Catalog, Identity, Flow Service) for the setup check and schema validation; regional hosts such as https://platform-va7.adobe.io work too' }),
   AEP_SANDBOX_NAME: Type.String({ default: 'prod', pattern: '^[A-Za-z0-9][A-Za-z0-9-]*$', description: "the sandbox the inlet, datasets and schemas live in (sent lower-case as x-sandbox-name)" }),
   AEP_SCHEMA_VALIDATION: Type.Union([Type.Literal('hold'), Type.Literal('warn'), Type.Literal('off')], { default: 'hold', description: "hold: an XDM message that does not fit the customer's schema is not sent (dead letter schema_mismatch); warn: sent and counted; off: not checked" }),
+
+  // Capillary's own APIs, for accounting (issue 17): all four of URL, key, secret and consumer group, or none
+  CAPILLARY_API_URL: Type.Optional(Type.String({ format: 'uri', pattern: '^https?://', description: "Capillary API host of the brand's cluster, e.g. https://eu.intouch.capillarytech.com; unset: no Capillary column in accounting" })),
+  CAPILLARY_API_KEY: text('Capillary OAuth client key, for /v3/oauth/token/generate'),
+  CAPILLARY_API_SECRET: text('Capillary OAuth client secret'),
+  CAPILLARY_API_TOKEN_HEADER: Type.String({ default: 'X-CAP-API-OAUTH-TOKEN', pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$', description: 'header that carries the Capillary token (Authorization sends it as a Bearer token)' }),
+  CAPILLARY_CONSUMER_GROUP_ID: text("the webhook's consumerGroupId (GET /v3/webHooks), whose delivery counts and logs accounting reads"),
 };
 
 /** Settings of the process: listeners, store, delivery engine, operations. Environment only. */
@@ -123,6 +130,10 @@ export const PROCESS_SETTINGS = {
   HTTP_HEADERS_TIMEOUT_MS: int(10_000, 1000, 600_000, 'request headers must arrive within this time'),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: int(65_000, 1000, 600_000, 'idle keep-alive connections close after this time (above load balancer idle timeouts)'),
   ROUTES_FILE: text('YAML or JSON file of routes (docs/scaling.md, "Several brands"); unset: the environment is one route at /webhooks/capillary'),
+
+  // Accounting (issue 17)
+  ACCOUNTING_INTERVAL_MS: int(900_000, 1000, 86_400_000, 'how often the accounting job compares Capillary, the relay and Adobe over the last 7 days'),
+  ACCOUNTING_LAG_MINUTES: int(60, 0, 1440, "a window is judged on Adobe's side only once it is this old (Adobe's data-lake latency); 0 also judges the current window"),
 };
 
 // Closed: a misspelt setting in ROUTES_FILE is refused rather than silently ignored.

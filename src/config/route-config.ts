@@ -29,6 +29,16 @@ export interface PlatformSettings {
   schemaValidation: 'hold' | 'warn' | 'off';
 }
 
+/** Capillary's own APIs for one brand (issue 17): OAuth key and secret, and the webhook's consumer group. */
+export interface CapillaryApiConfig {
+  url: string;
+  key: string;
+  secret: string;
+  /** The header that carries the token: `X-CAP-API-OAUTH-TOKEN` by default; `Authorization` sends `Bearer <token>`. */
+  tokenHeader: string;
+  consumerGroupId: string;
+}
+
 /** Credentials without the inlet: routes with equal credentials share one token provider. */
 export type ImsCredentials = Omit<AdobeConfig, 'inletUrl'>;
 
@@ -57,6 +67,8 @@ export interface RouteConfig {
   circuitOpenMs: number;
   /** Where the route's sandbox is read (issue 16): the setup check and the schemas messages are held to. */
   platform: PlatformSettings;
+  /** Capillary's APIs (issue 17); undefined: accounting has no Capillary column for this route. */
+  capillaryApi: CapillaryApiConfig | undefined;
   /** The validated settings, secrets included: reload compares them to keep unchanged routes running. */
   settings: RouteEnv;
 }
@@ -138,6 +150,7 @@ export function buildRoute(id: string, e: RouteEnv, options: { fromFile: boolean
     rateCaps: { requestsPerSecond: e.AEP_MAX_REQUESTS_PER_SECOND, messagesPerSecond: e.AEP_MAX_MESSAGES_PER_SECOND },
     circuitOpenMs: e.CIRCUIT_OPEN_MS,
     platform: { url: e.AEP_PLATFORM_URL, sandboxName: e.AEP_SANDBOX_NAME.toLowerCase(), orgId: e.ADOBE_ORG_ID, schemaValidation: e.AEP_SCHEMA_VALIDATION },
+    capillaryApi: capillaryApiOf(e, fail),
     settings: e,
   };
 }
@@ -151,6 +164,16 @@ function credentialsOf(e: RouteEnv, fail: Fail): ImsCredentials | undefined {
   }
   if (!e.ADOBE_CLIENT_ID || !e.ADOBE_CLIENT_SECRET) return undefined;
   return { imsUrl: e.ADOBE_IMS_URL, clientId: e.ADOBE_CLIENT_ID, clientSecret: e.ADOBE_CLIENT_SECRET, scopes: e.ADOBE_SCOPES };
+}
+
+const CAPILLARY_API_VARIABLES = ['CAPILLARY_API_URL', 'CAPILLARY_API_KEY', 'CAPILLARY_API_SECRET', 'CAPILLARY_CONSUMER_GROUP_ID'] as const;
+
+/** All four settings or none: half a Capillary API setup would fail only later, inside the accounting job. */
+function capillaryApiOf(e: RouteEnv, fail: Fail): CapillaryApiConfig | undefined {
+  const missing = CAPILLARY_API_VARIABLES.filter((name) => !e[name]);
+  if (missing.length === CAPILLARY_API_VARIABLES.length) return undefined;
+  if (missing.length > 0) throw fail(missing[0]!, `a value, since ${CAPILLARY_API_VARIABLES.find((name) => e[name])} is set (Capillary's API needs ${CAPILLARY_API_VARIABLES.join(', ')})`);
+  return { url: e.CAPILLARY_API_URL!, key: e.CAPILLARY_API_KEY!, secret: e.CAPILLARY_API_SECRET!, tokenHeader: e.CAPILLARY_API_TOKEN_HEADER, consumerGroupId: e.CAPILLARY_CONSUMER_GROUP_ID! };
 }
 
 function adobeOf(e: RouteEnv, output: AepOutput, credentials: ImsCredentials | undefined, fail: Fail): RouteConfig['adobe'] {

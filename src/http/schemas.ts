@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { ACCOUNTING_SCHEMAS } from './accounting-schemas.js';
 import { CONSOLE_SCHEMAS } from './console-schemas.js';
 import { SETUP_CHECK_SCHEMAS } from './setup-check-schemas.js';
 
@@ -163,4 +164,4 @@ export const RoutesReloaded = Type.Object(
 );
 
 /** Every named schema, registered once with Fastify (and listed in openapi.yaml components). */
-export const SHARED_SCHEMAS = [ErrorBody, WebhookAccepted, Health, Readiness, StoredEventBody, DeadLetterPage, DeadLetterReplayRequest, ReplayCount, EventReplayRequest, EventReplayResult, RouteList, RoutesReloaded, ...CONSOLE_SCHEMAS, ...SETUP_CHECK_SCHEMAS];
+export const SHARED_SCHEMAS = [ErrorBody, WebhookAccepted, Health, Readiness, StoredEventBody, DeadLetterPage, DeadLetterReplayRequest, ReplayCount, EventReplayRequest, EventReplayResult, RouteList, RoutesReloaded, ...CONSOLE_SCHEMAS, ...SETUP_CHECK_SCHEMAS, ...ACCOUNTING_SCHEMAS];

@@ -14,6 +14,7 @@ import {
 } from '../http/schemas.js';
 import { createHeaderAuthenticator } from '../ingest/authenticate.js';
 import { Job } from '../http/console-schemas.js';
+import accountingRoutes from './accounting-routes.js';
 import consoleApi from './console-api.js';
 import { createJobs } from './jobs.js';
 import { replayEvents } from './replay-events.js';
@@ -51,6 +52,7 @@ export default async function adminRoutes(app: FastifyInstance, opts: { config: 
   await app.register(consoleApi, { config: opts.config, now, jobs });
   // Issue 16: the setup check and schema refresh, behind the same token.
   await app.register(setupCheckRoutes);
+  await app.register(accountingRoutes, { now });
 
   app.get<{ Params: { eventId: string } }>(
     '/admin/events/:eventId',

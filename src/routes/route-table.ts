@@ -28,6 +28,8 @@ export interface LiveRoute {
   /** Issue 16: the route's access to its AEP sandbox (setup check), and the schemas its messages are held to. */
   readonly platform: RoutePlatform;
   readonly schemas: RouteSchemas | undefined;
+  /** The route's IMS token provider (shared by routes with the same credentials); undefined without credentials. */
+  readonly tokens: TokenProvider | undefined;
 }
 
 export interface RouteChanges {
@@ -183,6 +185,7 @@ export function createRouteTable(deps: { env: Env; store: Store; metrics: Metric
       worker,
       platform,
       schemas,
+      tokens: token.provider,
       async release() {
         await worker.stop(env.SHUTDOWN_GRACE_MS);
         if (sink !== deps.testSink) await sink.close();

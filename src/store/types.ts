@@ -1,4 +1,5 @@
 import type { MappingResult, QueuedMessage } from '../mapping/types.js';
+import type { AccountingQueries } from './accounting-types.js';
 import type { ConsoleQueries } from './console-types.js';
 import type { AcceptResult, ClaimedMessage, DeadLetterView, EventView, NewEvent, QueueStats, ReplayFilter, Settlement, StoredEvent } from './records.js';
 
@@ -14,7 +15,7 @@ export * from './records.js';
  * A lease is a `next_attempt_at` in the future: an in-flight message whose lease ran out is due again,
  * so a crashed worker's messages are redelivered once, with the same body (same XDM `_id`).
  */
-export interface Store extends ConsoleQueries {
+export interface Store extends ConsoleQueries, AccountingQueries {
   readonly backend: 'sqlite' | 'postgres';
   /** Commits the event and its messages atomically; resolves only once durable. */
   acceptEvent(input: NewEvent): Promise<AcceptResult>;

@@ -55,6 +55,9 @@ describe('loadConfig refuses a bad configuration, naming the variable', () => {
     [".env.example's placeholder webhook secret", { CAPILLARY_AUTH_SECRETS: 'change-me-to-the-value-capillary-sends' }, 'CAPILLARY_AUTH_SECRETS'],
     ['a webhook secret under 16 characters', { CAPILLARY_AUTH_SECRETS: 'long-enough-secret-1,short-secret' }, 'CAPILLARY_AUTH_SECRETS'],
     ['an ADMIN_TOKEN under 32 characters', { ...BASE, ADMIN_TOKEN: 'a'.repeat(31) }, 'ADMIN_TOKEN'],
+    ["Capillary's API URL without its key, secret and consumer group", { ...BASE, CAPILLARY_API_URL: 'https://eu.intouch.capillarytech.com' }, 'CAPILLARY_API_KEY'],
+    ["Capillary's API without its consumer group", { ...BASE, CAPILLARY_API_URL: 'https://eu.intouch.capillarytech.com', CAPILLARY_API_KEY: 'k', CAPILLARY_API_SECRET: 's' }, 'CAPILLARY_CONSUMER_GROUP_ID'],
+    ['an ACCOUNTING_INTERVAL_MS under a second', { ...BASE, ACCOUNTING_INTERVAL_MS: '999' }, 'ACCOUNTING_INTERVAL_MS'],
   ])('%s', (_why, env, variable) => {
     const error = refusal(env);
     expect(error.message.startsWith(`${variable}: expected `), error.message).toBe(true);
@@ -62,7 +65,7 @@ describe('loadConfig refuses a bad configuration, naming the variable', () => {
     expect(error.message).not.toContain('\n');
   });
 
-  it.each(['CAPILLARY_AUTH_SECRETS', 'ADOBE_CLIENT_SECRET', 'ADMIN_TOKEN'])('refuses both %s and %s_FILE', (name) => {
+  it.each(['CAPILLARY_AUTH_SECRETS', 'ADOBE_CLIENT_SECRET', 'CAPILLARY_API_SECRET', 'ADMIN_TOKEN'])('refuses both %s and %s_FILE', (name) => {
     const file = secretFile(`both-${name}`, 'from-file-0123456789');
     const error = refusal({ ...BASE, [name]: 'from-env', [`${name}_FILE`]: file });
     expect(error.message).toMatch(new RegExp(`^${name}_FILE: `));
@@ -130,6 +133,28 @@ describe('secrets from files (<NAME>_FILE), as Docker and Kubernetes mount them'
     expect(config.auth.secrets).toEqual(['current-secret-0123', 'previous-secret-0123']);
     expect(config.adobe && 'clientSecret' in config.adobe ? config.adobe.clientSecret : undefined).toBe('p8e-client-secret');
     expect(config.adminToken).toBe('admin-token-from-file-0123456789abcdef');
+  });
+
+  it("reads Capillary's API secret from its file, and takes the API settings all together (issue 17)", () => {
+    const config = loadConfig({
+      ...BASE,
+      CAPILLARY_API_URL: 'https://eu.intouch.capillarytech.com',
+      CAPILLARY_API_KEY: 'client-key',
+      CAPILLARY_API_SECRET_FILE: secretFile('capillary-api', 'capillary-api-secret\n'),
+      CAPILLARY_CONSUMER_GROUP_ID: 'cg-1',
+    });
+    expect(config.routes[0]!.capillaryApi).toEqual({ url: 'https://eu.intouch.capillarytech.com', key: 'client-key', secret: 'capillary-api-secret', tokenHeader: 'X-CAP-API-OAUTH-TOKEN', consumerGroupId: 'cg-1' });
+    expect(config.routes[0]!.platform).toEqual({ url: 'https://platform.adobe.io', sandboxName: 'prod' });
+    expect(loadConfig(BASE).routes[0]!.capillaryApi).toBeUndefined();
+  });
+
+  it("takes a route's Capillary API secret in ROUTES_FILE as _ENV or _FILE only, never literally", () => {
+    const route = (secret: string) =>
+      `routes:\n  brand-a:\n    CAPILLARY_ORG_IDS: "100737"\n    CAPILLARY_AUTH_SECRETS_ENV: BRAND_A_WEBHOOK\n    CAPILLARY_API_URL: https://eu.intouch.capillarytech.com\n    CAPILLARY_API_KEY: brand-a-key\n    CAPILLARY_CONSUMER_GROUP_ID: cg-a\n    ${secret}\n`;
+    const env = { ROUTES_FILE: secretFile('routes-capillary.yaml', route('CAPILLARY_API_SECRET_ENV: BRAND_A_CAPILLARY')), BRAND_A_WEBHOOK: 'brand-a-webhook-secret-0123', BRAND_A_CAPILLARY: 'brand-a-capillary-secret' };
+    expect(loadConfig(env).routes[0]!.capillaryApi).toMatchObject({ key: 'brand-a-key', secret: 'brand-a-capillary-secret', consumerGroupId: 'cg-a' });
+    const literal = refusal({ ...env, ROUTES_FILE: secretFile('routes-literal.yaml', route('CAPILLARY_API_SECRET: in-the-file')) });
+    expect(literal.message).toMatch(/^ROUTES_FILE: routes\.brand-a\.CAPILLARY_API_SECRET: expected no secret in the routes file/);
   });
 
   it('treats an empty variable as unset, so X= beside X_FILE is not a conflict', () => {

@@ -102,7 +102,22 @@ describe('deploy/prometheus-alerts.yml', () => {
 
   it('has the alerts operators are promised', () => {
     expect(rules.map((r) => r.alert).sort()).toEqual(
-      ['RelayAdobeErrorRatioHigh', 'RelayCircuitOpen', 'RelayDeadLettersGrowing', 'RelayEventLoopStalled', 'RelayHeapNearLimit', 'RelayImsTokenRefreshFailing', 'RelayNotReady', 'RelayOldestPendingTooOld', 'RelayEventsHeld', 'RelaySchemaFallback'].sort(),
+      [
+        'RelayAdobeErrorRatioHigh',
+        'RelayCircuitOpen',
+        'RelayDeadLettersGrowing',
+        'RelayEventLoopStalled',
+        'RelayHeapNearLimit',
+        'RelayImsTokenRefreshFailing',
+        'RelayNotReady',
+        'RelayOldestPendingTooOld',
+        'RelayEventsHeld',
+        'RelayCapillaryGaveUp',
+        'RelayRejectedAfterAcceptance',
+        'RelayLandedShort',
+        'RelayAccountingStale',
+        'RelaySchemaFallback',
+      ].sort(),
     );
   });
 
@@ -170,6 +185,8 @@ describe('deploy/grafana-dashboard.json', () => {
       'relay_aep_circuit_open',
       'relay_event_loop_delay_seconds_bucket',
       'relay_events_held_total',
+      'relay_accounting_findings',
+      'relay_accounting_last_success_timestamp_seconds',
     ]) {
       expect(used.has(name), name).toBe(true);
     }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { recordHttpStatus, urlAttributes, withClientSpan } from '../../tracing/spans.js';
 import type { TokenProvider } from '../ims-token-provider.js';
 import { codeForStatus, PlatformApiError, readAdobeError, type PlatformErrorCode } from './platform-error.js';
+import { withoutTrailingSlashes } from '../../urls.js';
 
 export { PlatformApiError, readAdobeError, type PlatformErrorCode } from './platform-error.js';
 
@@ -72,13 +73,6 @@ interface Call {
 }
 
 const MAX_LOGGED_TEXT = 300;
-
-/** `https://host/` -> `https://host` (a loop: a regex for it backtracks on long runs of slashes). */
-export function withoutTrailingSlashes(text: string): string {
-  let end = text.length;
-  while (end > 0 && text[end - 1] === '/') end -= 1;
-  return text.slice(0, end);
-}
 
 export function createPlatformClient(deps: PlatformClientDeps): PlatformClient {
   const base = withoutTrailingSlashes(deps.baseUrl);

@@ -1,4 +1,5 @@
-import { PLATFORM_PATHS, withoutTrailingSlashes, XED_FULL, type PlatformClient } from './platform-client.js';
+import { withoutTrailingSlashes } from '../../urls.js';
+import { PLATFORM_PATHS, XED_FULL, type PlatformClient } from './platform-client.js';
 
 /**
  * Typed reads of what a route's sandbox holds, in the shapes of Adobe's specs

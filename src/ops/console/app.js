@@ -5,6 +5,7 @@ import { eventsPage } from './views/events.js';
 import { eventPage } from './views/event.js';
 import { deadLettersPage } from './views/dead-letters.js';
 import { setupPage } from './views/setup.js';
+import { accountingPage } from './views/accounting.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -40,6 +41,7 @@ const pages = [
   [/^#\/events(?:\?(.*))?$/, (m) => eventsPage(new URLSearchParams(m[1] ?? ''))],
   [/^#\/dead-letters(?:\?(.*))?$/, (m) => deadLettersPage(new URLSearchParams(m[1] ?? ''))],
   [/^#\/setup$/, () => setupPage()],
+  [/^#\/accounting$/, () => accountingPage()],
 ];
 
 async function route() {

@@ -187,6 +187,26 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   // 7: prune walks delivered history oldest first, a chunk at a time (issue 12): without this index
   // each chunk scanned the whole messages table. (Events walk events_received_id.)
   `CREATE INDEX messages_prunable ON messages (accepted_at, id) WHERE state IN ('delivered', 'skipped');`,
+  // 8: accounting (issue 17): the relay's counts per route and hour read from covering indexes alone
+  // (events by acceptance time, messages by Adobe's acknowledgement), and the job's own state: judged
+  // windows, and its runs, so a job killed mid-run resumes where it stopped.
+  `CREATE INDEX events_accounting ON events ((coalesce(route, 'default')), received_at, mapping_status);
+   CREATE INDEX messages_settled ON messages (route, settled_at, kind, state, dead_reason) WHERE state IN ('delivered', 'dead');
+   CREATE TABLE accounting_windows (
+     route        TEXT COLLATE "C" NOT NULL,
+     window_start BIGINT NOT NULL,
+     window_end   BIGINT NOT NULL,
+     judged_at    BIGINT NOT NULL,
+     run_id       TEXT NOT NULL,
+     report       TEXT NOT NULL,
+     PRIMARY KEY (route, window_start)
+   );
+   CREATE TABLE accounting_runs (
+     run_id      TEXT PRIMARY KEY,
+     started_at  BIGINT NOT NULL,
+     params      TEXT NOT NULL,
+     finished_at BIGINT
+   );`,
 ];
 
 /**
@@ -194,6 +214,8 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
  * fixed: every version of the relay must use the same one.
  */
 export const MIGRATION_LOCK_KEY = '7262117001';
+/** Key of the advisory lock the accounting job holds for a run (issue 17): one replica at a time. */
+export const ACCOUNTING_LOCK_KEY = '7262117003';
 
 /**
  * Applies the pending migrations. Several replicas may start at once: each takes the same advisory

@@ -8,6 +8,7 @@ import { cleanMapping, cleanNewEvent, cleanSettlements, withoutNul } from '../sh
 import { toDeadLetterView, toEventView, toStoredEvent, type EventRow, type MessageRow } from '../shared/views.js';
 import { DEFAULT_ROUTE, type ClaimedMessage, type Store } from '../types.js';
 import { clientHelpers, migrate, openPool, withTimeout } from './connection.js';
+import { createPostgresAccounting } from './accounting.js';
 import { createPostgresConsole, recordAttemptsPostgres } from './console.js';
 import { createGroupCommit } from './group-commit.js';
 import { createListener, WORK_CHANNEL } from './listener.js';
@@ -85,11 +86,14 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     }
   };
 
+  const { close: closeAccounting, ...accounting } = createPostgresAccounting(pool, { run, tx }, logger);
+
   const commits = createGroupCommit({ withClient, logger, emitWork, flushes, notifyPayload: notify ? { channel: WORK_CHANNEL, payload: instanceId } : undefined });
 
   return {
     backend: 'postgres',
     ...createPostgresConsole(pool, run),
+    ...accounting,
 
     acceptEvent(input) {
       if (closed) return Promise.reject(new StoreUnavailableError(new Error('store closed')));
@@ -291,6 +295,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         // Events already queued were promised an answer: commit them before the pool goes.
         commits.flush();
         await Promise.allSettled([...flushes]);
+        await closeAccounting();
         await listener?.stop();
         work.removeAllListeners();
         await pool.end().catch((error: unknown) => logger.warn({ err: error }, 'closing the PostgreSQL pool failed'));

@@ -78,4 +78,24 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   // 6: prune walks delivered history oldest first, a chunk at a time (issue 12): without this index
   // each chunk scanned the whole messages table. (Events walk events_received_id.)
   `CREATE INDEX messages_prunable ON messages (accepted_at, id) WHERE state IN ('delivered', 'skipped');`,
+  // 7: accounting (issue 17): the relay's counts per route and hour read from covering indexes alone
+  // (events by acceptance time, messages by Adobe's acknowledgement), and the job's own state: judged
+  // windows, and its runs, so a job killed mid-run resumes where it stopped.
+  `CREATE INDEX events_accounting ON events (coalesce(route, 'default'), received_at, mapping_status);
+   CREATE INDEX messages_settled ON messages (route, settled_at, kind, state, dead_reason) WHERE state IN ('delivered', 'dead');
+   CREATE TABLE accounting_windows (
+     route        TEXT NOT NULL,
+     window_start INTEGER NOT NULL,
+     window_end   INTEGER NOT NULL,
+     judged_at    INTEGER NOT NULL,
+     run_id       TEXT NOT NULL,
+     report       TEXT NOT NULL,
+     PRIMARY KEY (route, window_start)
+   );
+   CREATE TABLE accounting_runs (
+     run_id      TEXT PRIMARY KEY,
+     started_at  INTEGER NOT NULL,
+     params      TEXT NOT NULL,
+     finished_at INTEGER
+   );`,
 ];

@@ -5,6 +5,7 @@ import { createCommitQueue } from '../shared/commit-queue.js';
 import { cleanMapping, cleanNewEvent, cleanSettlements, withoutNul } from '../shared/text.js';
 import { toDeadLetterView, toEventView, toStoredEvent, type EventRow, type MessageRow } from '../shared/views.js';
 import type { AcceptResult, ClaimedMessage, Store } from '../types.js';
+import { createSqliteAccounting } from './accounting.js';
 import { createSqliteConsole } from './console.js';
 import { createSqliteLongJobs } from './long-jobs.js';
 import { openSqliteDatabase, type SqliteStoreOptions } from './open.js';
@@ -79,6 +80,14 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   const consoleQuery = <K extends keyof typeof consoleSql.queries>(name: K) =>
     ((...args: unknown[]) => guard(() => (consoleSql.queries[name] as (...a: unknown[]) => unknown)(...args))) as unknown as Store[K];
 
+  // Accounting (issue 17): reads, and the job's few writes (noted, so a failing disk shows in readiness).
+  const accountingSql = createSqliteAccounting(db, consoleSql);
+  const accounting = <K extends keyof typeof accountingSql>(name: K, write = false) =>
+    ((...args: unknown[]) => guard(() => {
+      const call = () => (accountingSql[name] as (...a: unknown[]) => unknown)(...args);
+      return write ? noteWrite(call) : call();
+    })) as unknown as Store[K];
+
   return {
     backend: 'sqlite',
     searchEvents: consoleQuery('searchEvents'),
@@ -87,6 +96,17 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     listDeadLettersFiltered: consoleQuery('listDeadLettersFiltered'),
     countDeadLetters: consoleQuery('countDeadLetters'),
     activity: consoleQuery('activity'),
+    relayCounts: accounting('relayCounts'),
+    messagesOfEvents: accounting('messagesOfEvents'),
+    profileMessagesOfCustomer: accounting('profileMessagesOfCustomer'),
+    rejectAfterAcceptance: accounting('rejectAfterAcceptance', true),
+    saveAccountingWindow: accounting('saveAccountingWindow', true),
+    listAccountingWindows: accounting('listAccountingWindows'),
+    startAccountingRun: accounting('startAccountingRun', true),
+    finishAccountingRun: accounting('finishAccountingRun', true),
+    latestAccountingRun: accounting('latestAccountingRun'),
+    acquireAccountingLock: accounting('acquireAccountingLock'),
+    releaseAccountingLock: accounting('releaseAccountingLock'),
 
     acceptEvent(input) {
       if (closed) return Promise.reject(new StoreUnavailableError(new Error('store closed')));

@@ -18,6 +18,8 @@ export const FORWARDED_METHODS = [
   'acceptEvent', 'claimDue', 'settle', 'makeDueNow', 'nextDueAt', 'getEvent', 'listDeadLetters', 'replayDeadLetters',
   'listEventsForReplay', 'replaceMessages', 'queueStats', 'prune', 'checkWritable',
   'searchEvents', 'listAttempts', 'deadLetterGroups', 'listDeadLettersFiltered', 'countDeadLetters', 'activity',
+  'relayCounts', 'messagesOfEvents', 'profileMessagesOfCustomer', 'rejectAfterAcceptance', 'saveAccountingWindow', 'listAccountingWindows',
+  'startAccountingRun', 'finishAccountingRun', 'latestAccountingRun', 'acquireAccountingLock', 'releaseAccountingLock',
 ] as const satisfies readonly (keyof Store)[];
 export type ForwardedMethod = (typeof FORWARDED_METHODS)[number];
 /** Kept on this side of the thread: a property, a local subscription, and the lifecycle. */

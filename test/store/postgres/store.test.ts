@@ -13,6 +13,7 @@ import { describeStoreDataEdges } from '../store-contract-data-edges.js';
 import { describeStoreConsole } from '../store-contract-console.js';
 import { describeStoreRoutes } from '../store-contract-routes.js';
 import { describeStoreChunks } from '../store-contract-chunks.js';
+import { describeStoreAccounting } from '../store-contract-accounting.js';
 
 const logger = pino({ level: 'silent' });
 const T0 = 1_750_000_000_000;
@@ -42,6 +43,7 @@ describeStoreDataEdges('PostgreSQL', { open: async () => open(await createTestDa
 describeStoreConsole('PostgreSQL', { open: async () => open(await createTestDatabase()) });
 describeStoreRoutes('PostgreSQL', { open: async () => open(await createTestDatabase()) });
 describeStoreChunks('PostgreSQL', { open: async () => open(await createTestDatabase()) });
+describeStoreAccounting('PostgreSQL', { open: async () => open(await createTestDatabase()) });
 
 describe('PostgreSQL store: several replicas on one database', () => {
   let url: string;

@@ -8,6 +8,7 @@ import { describeStoreDataEdges } from '../store-contract-data-edges.js';
 import { describeStoreConsole } from '../store-contract-console.js';
 import { describeStoreRoutes } from '../store-contract-routes.js';
 import { describeStoreChunks } from '../store-contract-chunks.js';
+import { describeStoreAccounting } from '../store-contract-accounting.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'relay-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -18,6 +19,7 @@ describeStoreDataEdges('SQLite', { open: async () => createSqliteStore({ path: j
 describeStoreConsole('SQLite', { open: async () => createSqliteStore({ path: join(dir, `console-${++n}.db`), synchronous: 'full' }) });
 describeStoreRoutes('SQLite', { open: async () => createSqliteStore({ path: join(dir, `routes-${++n}.db`), synchronous: 'full' }) });
 describeStoreChunks('SQLite', { open: async () => createSqliteStore({ path: join(dir, `chunks-${++n}.db`), synchronous: 'full' }) });
+describeStoreAccounting('SQLite', { open: async () => createSqliteStore({ path: join(dir, `accounting-${++n}.db`), synchronous: 'full' }) });
 
 describe('SQLite store specifics', () => {
   it('keeps committed events across a reopen of the same file (WAL)', async () => {

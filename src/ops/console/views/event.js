@@ -9,6 +9,11 @@ function timeline(event, attempts) {
     { at: event.receivedAt, text: event.mappingStatus === 'mapped' ? `Mapped to ${event.messages.length} XDM message(s)` : 'Not mapped (no mapping for this event)' },
   ];
   for (const a of attempts) {
+    // No request, batch of none: accounting found the message in one of Adobe's failed batches (issue 17).
+    if (a.outcome === 'dead' && a.batchSize === 0) {
+      items.push({ at: a.at, text: `Message ${a.messageId}: ${a.error ?? 'failed in Adobe after it was accepted'}` });
+      continue;
+    }
     const status = a.status === null ? 'network error' : `HTTP ${a.status}`;
     const detail = a.xactionId ? `xactionId ${a.xactionId}` : a.error ?? '';
     items.push({ at: a.at, text: `Attempt (message ${a.messageId}, batch of ${a.batchSize}): ${status}, ${a.outcome}, ${a.durationMs} ms${detail ? ` — ${detail}` : ''}` });

@@ -10,7 +10,9 @@ export async function eventsPage(params) {
   const from = params.get('from') ?? '';
   const to = params.get('to') ?? '';
   const before = params.get('before') ?? '';
-  const page = await api('/admin/events', { query: { q, name, state, from: fromLocal(from), to: fromLocal(to), before, limit: 50 } });
+  // From the accounting page: a window's events of one route.
+  const route = params.get('route') ?? '';
+  const page = await api('/admin/events', { query: { q, name, state, route, from: fromLocal(from), to: fromLocal(to), before, limit: 50 } });
 
   const field = (label, input) => h('label', {}, label, input);
   const form = h(
@@ -21,6 +23,7 @@ export async function eventsPage(params) {
     field('State', h('select', { name: 'state' }, STATES.map((s) => h('option', { value: s, selected: s === state }, s || 'any')))),
     field('Received from', h('input', { name: 'from', type: 'datetime-local', value: from })),
     field('Received before', h('input', { name: 'to', type: 'datetime-local', value: to })),
+    route ? h('input', { type: 'hidden', name: 'route', value: route }) : '',
     h('button', { type: 'submit', class: 'primary' }, 'Search'),
   );
   form.addEventListener('submit', (e) => {
@@ -44,7 +47,7 @@ export async function eventsPage(params) {
   const more = new URLSearchParams(params);
   if (page.next) more.set('before', page.next);
   return [
-    h('h1', {}, 'Events'),
+    h('h1', {}, route ? `Events of route ${route}` : 'Events'),
     form,
     page.items.length === 0
       ? h('p', { role: 'status' }, 'No events match.')
