@@ -144,7 +144,7 @@ describe('secrets from files (<NAME>_FILE), as Docker and Kubernetes mount them'
       CAPILLARY_CONSUMER_GROUP_ID: 'cg-1',
     });
     expect(config.routes[0]!.capillaryApi).toEqual({ url: 'https://eu.intouch.capillarytech.com', key: 'client-key', secret: 'capillary-api-secret', tokenHeader: 'X-CAP-API-OAUTH-TOKEN', consumerGroupId: 'cg-1' });
-    expect(config.routes[0]!.platform).toEqual({ url: 'https://platform.adobe.io', sandboxName: 'prod' });
+    expect(config.routes[0]!.platform).toEqual({ url: 'https://platform.adobe.io', sandboxName: 'prod', orgId: undefined, schemaValidation: 'hold' });
     expect(loadConfig(BASE).routes[0]!.capillaryApi).toBeUndefined();
   });
 
