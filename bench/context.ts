@@ -9,7 +9,8 @@ import type { SampleTemplate } from './load/samples.js';
 export interface Plan {
   quick: boolean;
   profile: boolean;
-  ingest: { rounds: number; seconds: number; warmupSeconds: number; connections: number; threads: number; diagnoseFsync: boolean };
+  /** `rounds` unpinned, then `pinnedRounds` with each server on one core and wrk on the other. */
+  ingest: { rounds: number; pinnedRounds: number; seconds: number; warmupSeconds: number; connections: number; threads: number; diagnoseFsync: boolean };
   sustained: { rates: number[]; seconds: number };
   drain: { backlog: number; circuitOpenMs: number | undefined };
   outage: { rate: number; healthySeconds: number; seconds: number };
@@ -25,7 +26,7 @@ export function makePlan(quick: boolean, profile: boolean): Plan {
     ? {
         quick,
         profile,
-        ingest: { rounds: 1, seconds: 3, warmupSeconds: 1, connections: 32, threads: 1, diagnoseFsync: true },
+        ingest: { rounds: 1, pinnedRounds: 1, seconds: 3, warmupSeconds: 1, connections: 32, threads: 1, diagnoseFsync: true },
         sustained: { rates: [1000, 3000], seconds: 3 },
         // A short run cannot wait out the production circuit-open time (30 s).
         drain: { backlog: 10_000, circuitOpenMs: 2000 },
@@ -38,7 +39,7 @@ export function makePlan(quick: boolean, profile: boolean): Plan {
     : {
         quick,
         profile,
-        ingest: { rounds: 5, seconds: 8, warmupSeconds: 2, connections: 32, threads: 1, diagnoseFsync: true },
+        ingest: { rounds: 4, pinnedRounds: 4, seconds: 8, warmupSeconds: 2, connections: 32, threads: 1, diagnoseFsync: true },
         sustained: { rates: [1000, 2000, 3000, 5000, 7000, 10000], seconds: 10 },
         drain: { backlog: 100_000, circuitOpenMs: undefined },
         // As measured for issue 12: 6 s of 503s while webhooks keep coming, after 10 s of traffic

@@ -86,11 +86,11 @@ export function startRelay(env: Record<string, string>, nodeArgs: string[] = [])
 }
 
 /**
- * Another build's relay for a side-by-side run (`--before=<its dist/src/server.js>`), started as
- * before: without this checkout's Node flags, which that build's package.json may not share.
+ * Another build's relay for a side-by-side run (`--before=<its dist/src/server.js>`), started by
+ * default without this checkout's Node flags, which that build's package.json may not share.
  */
-export function startRelayBuild(script: string, env: Record<string, string>): Promise<ServerProcess> {
-  return startServer('relay-before', script, env, { ready: relayListening });
+export function startRelayBuild(script: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<ServerProcess> {
+  return startServer('relay-before', script, env, { nodeArgs, ready: relayListening });
 }
 
 // ------------------------------------------------------------------ memory and CPU of a process

@@ -1,4 +1,5 @@
 import type { Plan } from '../context.js';
+import type { IngestResult, ModeSummary } from '../ingest/phase-ingest.js';
 import type { PostgresResult } from '../postgres/phase-postgres.js';
 import type { StallResult } from '../stall/phase-stall.js';
 import { fmt } from '../harness/stats.js';
@@ -60,4 +61,21 @@ export function postgresMarkdown(p: PostgresResult): string[] {
     `Medians: PostgreSQL ${fmt.int(p.postgres.rps)} webhooks/s (${fmt.int(p.postgres.rpsRange[0])}–${fmt.int(p.postgres.rpsRange[1])}), p99 ${fmt.ms(p.postgres.p99Ms)}, ${fmt.int(p.postgres.cpuUs)} µs/webhook; ` +
       `SQLite ${fmt.int(p.sqlite.rps)} webhooks/s (${fmt.int(p.sqlite.rpsRange[0])}–${fmt.int(p.sqlite.rpsRange[1])}), p99 ${fmt.ms(p.sqlite.p99Ms)}, ${fmt.int(p.sqlite.cpuUs)} µs/webhook; PostgreSQL ÷ SQLite ${p.rpsRatio.toFixed(2)}.`,
   ];
+}
+
+/** Each side's medians, unpinned and pinned, with the relay's ratios to the limit. */
+export function ingestModesTable(ingest: IngestResult): string {
+  const modes = [ingest.unpinned, ...(ingest.pinned ? [ingest.pinned] : [])];
+  const rows = modes.flatMap((m: ModeSummary) =>
+    Object.entries(m.sides).map(([side, s]) => [
+      m.pinned ? 'pinned' : 'unpinned',
+      side,
+      fmt.int(s.rps),
+      fmt.ms(s.p99Ms),
+      fmt.int(s.cpuIngestUs),
+      side === 'bare' ? '' : fmt.int(s.cpuEndToEndUs),
+      side === 'relay' ? `${m.relayOverLimitRps.toFixed(2)} / ${m.relayOverLimitCpu.toFixed(2)}` : '',
+    ]),
+  );
+  return table(['rounds', 'side', 'req/s (median)', 'p99', 'CPU µs/webhook, ingest', 'CPU µs/webhook, end to end', 'relay ÷ limit: req/s / CPU µs'], rows);
 }
