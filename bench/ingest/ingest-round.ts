@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Context } from '../context.js';
-import { cpuSeconds, distScript, monitor, relayEnv, startRelay, startRelayBuild, startServer, type ServerProcess } from '../harness/processes.js';
+import { cpuSeconds, distScript, monitor, threadCpuSeconds, relayEnv, startRelay, startRelayBuild, startServer, type ServerProcess } from '../harness/processes.js';
 import { LOAD_CPU, SERVER_CPU, pin } from '../harness/pinning.js';
 import { metricSum, scrape, sleep, until } from '../harness/stats.js';
 import { runWrk, type WrkResult } from '../load/wrk.js';
@@ -38,6 +38,8 @@ export interface IngestRound {
    * (relay sides). The limit's and bare Fastify's end to end is their ingest: they deliver nothing.
    */
   cpuUsEndToEnd?: number;
+  /** Relay sides: the end-to-end CPU µs per webhook by thread (threadCpuSeconds), where it goes. */
+  threadsUs?: Record<string, number>;
 }
 
 export interface RoundOptions {
@@ -47,6 +49,8 @@ export interface RoundOptions {
   threads: number;
   /** The other build's server.js, for the `relay-before` side. */
   beforeScript?: string;
+  /** Node flags of the `relay-before` side instead of this build's (an experiment with flags). */
+  beforeFlags?: string[];
 }
 
 const countRows = (path: string): number => {
@@ -65,7 +69,7 @@ async function startSide(ctx: Context, side: IngestSide, dir: string, o: RoundOp
   if (side === 'relay-before') {
     if (!o.beforeScript) throw new Error('bench: the relay-before side needs --before=<dist/src/server.js of the other build>');
     // Same Node flags as this build's relay: the comparison is of the code, not of the flags.
-    return startRelayBuild(o.beforeScript, env, relayNodeFlags());
+    return startRelayBuild(o.beforeScript, env, o.beforeFlags ?? relayNodeFlags());
   }
   return startRelay(env);
 }
@@ -86,6 +90,7 @@ export async function measureRound(ctx: Context, side: IngestSide, round: number
     const deliveredBefore = ctx.dcs.stats().messages;
     const mon = monitor(server.pid);
     const cpuAtStart = cpuSeconds(server.pid);
+    const threadsAtStart = threadCpuSeconds(server.pid);
     const wrk = await load(o.seconds, 'm');
     const cpuIngest = cpuSeconds(server.pid) - cpuAtStart;
     const row: IngestRound = { side, round, pinned, wrk, peakRssMb: mon.peakMb(), cpuCores: mon.cpuCores(), cpuUsIngest: NaN };
@@ -102,7 +107,11 @@ export async function measureRound(ctx: Context, side: IngestSide, round: number
       // reached the fake Adobe (one message each), and its settle has had a moment to commit.
       const allDelivered = await until(() => ctx.dcs.stats().messages - deliveredAtStart >= acceptedInAll, 60_000, 20);
       await sleep(100);
-      if (allDelivered) row.cpuUsEndToEnd = ((cpuSeconds(server.pid) - cpuAtStart) / row.accepted) * 1e6;
+      if (allDelivered) {
+        row.cpuUsEndToEnd = ((cpuSeconds(server.pid) - cpuAtStart) / row.accepted) * 1e6;
+        const perWebhook = (s: number) => (s / row.accepted!) * 1e6;
+        row.threadsUs = Object.fromEntries([...threadCpuSeconds(server.pid)].map(([name, s]) => [name, perWebhook(s - (threadsAtStart.get(name) ?? 0))]).filter(([, us]) => (us as number) >= 0.5));
+      }
     } else if (side === 'intake') {
       row.accepted = (await accepted()) - before;
       row.cpuUsIngest = (cpuIngest / row.accepted) * 1e6;
@@ -113,7 +122,7 @@ export async function measureRound(ctx: Context, side: IngestSide, round: number
     ctx.log(
       `  ingest round ${round + 1}${pinned ? ' pinned' : ''} ${side.padEnd(12)}: ${Math.round(wrk.rps)} req/s, p50 ${wrk.p50Ms.toFixed(2)} ms, p99 ${wrk.p99Ms.toFixed(2)} ms, ` +
         `errors ${wrk.errors}, RSS ${row.peakRssMb.toFixed(0)} MB, CPU ${(row.cpuCores * 100).toFixed(0)}%, ${row.cpuUsIngest.toFixed(0)} µs/webhook` +
-        (isRelay ? ` (${row.cpuUsEndToEnd?.toFixed(0) ?? 'n/a'} end to end), accepted ${row.accepted}, delivered ${row.delivered}` : row.accepted !== undefined ? `, stored ${row.accepted}` : ''),
+        (isRelay ? ` (${row.cpuUsEndToEnd?.toFixed(0) ?? 'n/a'} end to end: ${Object.entries(row.threadsUs ?? {}).map(([t, us]) => `${t} ${us.toFixed(0)}`).join(', ')}), accepted ${row.accepted}, delivered ${row.delivered}` : row.accepted !== undefined ? `, stored ${row.accepted}` : ''),
     );
     return row;
   } finally {

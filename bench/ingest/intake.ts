@@ -8,6 +8,7 @@
  *   npm run bench:intake -- [--rounds=3] [--seconds=5] [--warmup=1] [--connections=32]
  *                           [--sides=relay,intake] [--before=dist/base/src/server.js] [--unpinned]
  *   --unpinned: unpinned rounds instead of pinned ones; --both: `rounds` of each.
+ *   --before-flags=--flag1,--flag2: the Node flags of the relay-before side (default: this build's).
  */
 import { resolve } from 'node:path';
 import { scratch, makePlan, type Context } from '../context.js';
@@ -48,6 +49,7 @@ async function main() {
       connections: Number(arg('connections') ?? 32),
       threads: 1,
       ...(before ? { beforeScript: resolve(before) } : {}),
+      ...(arg('before-flags') !== undefined ? { beforeFlags: arg('before-flags')!.split(',').filter(Boolean) } : {}),
     });
     for (const pinned of [false, true]) {
       const m = summarize(all, pinned);

@@ -1,6 +1,7 @@
 import { RelayError, StoreUnavailableError } from '../../errors.js';
 import { customerIdOfEvent } from '../shared/console-rows.js';
 import type { NewEvent, Store } from '../types.js';
+import type { CheckpointRun } from './checkpointer.js';
 
 /**
  * What crosses between the event loop and the SQLite store's thread (thread.ts and
@@ -61,7 +62,8 @@ export type WireEntry =
   | { id: number; error: WireError }
   /** New work may be due: sent before the replies of the commit that caused it. */
   | { work: true }
-  | { checkpointFailure: string };
+  | { checkpointFailure: string }
+  | { slowCheckpoint: CheckpointRun };
 export type WireReply = WireEntry[];
 
 export function toWireError(error: unknown): WireError {
