@@ -17,7 +17,7 @@ export interface Plan {
   sync: { rounds: number; rate: number; seconds: number; wrkSeconds: number; connections: number; adobeDelayMs: number };
   profiling: { ingestSeconds: number; drainBacklog: number };
   /** Webhooks at `rate`/s while a replay of `replayEvents` and a prune of `pruneRows` delivered messages (and their events) run. */
-  stall: { rate: number; replayEvents: number; pruneRows: number; maxSeconds: number };
+  stall: { rate: number; syncReplayEvents: number; syncReplayStore: number; replayEvents: number; pruneRows: number; maxSeconds: number };
   postgres: { rounds: number; seconds: number; warmupSeconds: number; connections: number };
 }
 
@@ -33,7 +33,7 @@ export function makePlan(quick: boolean, profile: boolean): Plan {
         outage: { rate: 1000, healthySeconds: 2, seconds: 3 },
         sync: { rounds: 1, rate: 200, seconds: 3, wrkSeconds: 3, connections: 32, adobeDelayMs: 100 },
         profiling: { ingestSeconds: 3, drainBacklog: 10_000 },
-        stall: { rate: 200, replayEvents: 5_000, pruneRows: 10_000, maxSeconds: 60 },
+        stall: { rate: 200, syncReplayEvents: 5_000, syncReplayStore: 20_000, replayEvents: 5_000, pruneRows: 10_000, maxSeconds: 60 },
         postgres: { rounds: 2, seconds: 3, warmupSeconds: 1, connections: 32 },
       }
     : {
@@ -47,7 +47,7 @@ export function makePlan(quick: boolean, profile: boolean): Plan {
         outage: { rate: 1500, healthySeconds: 10, seconds: 6 },
         sync: { rounds: 3, rate: 200, seconds: 8, wrkSeconds: 5, connections: 32, adobeDelayMs: 100 },
         profiling: { ingestSeconds: 10, drainBacklog: 100_000 },
-        stall: { rate: 200, replayEvents: 100_000, pruneRows: 1_000_000, maxSeconds: 300 },
+        stall: { rate: 200, syncReplayEvents: 10_000, syncReplayStore: 40_000, replayEvents: 100_000, pruneRows: 1_000_000, maxSeconds: 300 },
         postgres: { rounds: 4, seconds: 6, warmupSeconds: 2, connections: 32 },
       };
 }

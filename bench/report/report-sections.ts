@@ -15,6 +15,7 @@ export function measuredBullets(plan: Plan): string[] {
     '- CPU per accepted webhook: utime + stime of the process (/proc/PID/stat, every thread) over the wrk run ÷ the webhooks it accepted (bare Fastify: ÷ its 2xx answers); "ingest only" is that window, with delivery running alongside as in production. ' +
       "End to end: from the same start until every webhook the relay accepted has reached the fake Adobe, ÷ the same count (the delivery's claims, requests and settles included). Less sensitive than req/s to other work on the machine, which slows the relay without costing it CPU.",
     `- 6. Stalls: webhooks at ${s.rate}/s open loop (bench/load/load-gen.ts, latency from each one's due time) from the start of a long store job until it is seen done, on a relay of its own. ` +
+      `(a0) Synchronous replay: a store with ${fmt.int(s.syncReplayStore)} unmapped events, of which one \`POST /admin/events/replay\` \`{"state":"unmapped","limit":${s.syncReplayEvents}}\` replays the first ${fmt.int(s.syncReplayEvents)} and answers when done. ` +
       `(a) Replay: a store with ${fmt.int(s.replayEvents)} unmapped events (the samples) is replayed by one \`POST /admin/events/replay\` \`{"state":"unmapped","background":true}\`, polling \`GET /admin/jobs/{id}\` every 200 ms until done; the relay's delivery of what it re-queues runs meanwhile. ` +
       `(b) Prune: a store with ${fmt.int(s.pruneRows)} events delivered a month ago, each with its delivered message (about 1.2 KB) and one delivery attempt, written with the relay's own migrations (bench/stall/stall-stores.ts); the relay starts on it with \`DEDUP_RETENTION_HOURS=192\` and \`PRUNE_INTERVAL_MS=3000\`. Webhooks flow from start-up (a relay opening a store this size answers its first webhooks slowly, prune or not) but count from the prune's first committed chunk (the oldest message gone, read through a read-only connection) until the relay logs the prune's totals or no old row is left.`,
     `- 1b. PostgreSQL: as 1. (wrk, ${pg.connections} connections, ${pg.seconds} s after a ${pg.warmupSeconds} s warm-up, production settings, delivery running), one relay on a fresh PostgreSQL database against one on a fresh SQLite file, ${pg.rounds} rounds alternating ABBA; medians. ` +
@@ -28,7 +29,7 @@ export function stallMarkdown(s: StallResult): string[] {
     '',
     table(
       ['job', 'prefill', 'job took', 'processed', 'webhooks p50', 'p99', 'max', 'accepted / due', 'refused or failed', 'RSS peak'],
-      [s.replay, s.prune].map((r) => [
+      [...(s.syncReplay ? [s.syncReplay] : []), s.replay, s.prune].map((r) => [
         `${r.job} of ${fmt.int(r.size)}${r.complete ? '' : ' (NOT complete)'}`,
         `${r.prefillS.toFixed(1)} s`,
         `${(r.jobMs / 1000).toFixed(1)} s`,

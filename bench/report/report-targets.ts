@@ -48,7 +48,8 @@ const ratio = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
 
 function stallRow(run: StallRun, rate: number): Row {
   const w = run.webhooks;
-  const what = run.job === 'replay' ? `a ${fmt.int(run.size)}-event replay (background job)` : `a ${fmt.int(run.size)}-row prune`;
+  const what =
+    run.job === 'replay' ? `a ${fmt.int(run.size)}-event replay (background job)` : run.job === 'replay-sync' ? `a synchronous ${fmt.int(run.size)}-event replay` : `a ${fmt.int(run.size)}-row prune`;
   return {
     measure: `Webhook p99 at ${rate}/s while ${what} runs`,
     floor: '50 ms',
@@ -77,7 +78,7 @@ export function summaryRows(r: Results): Row[] {
       verdict: judge(sync.p99Ratio, 10, 20, 'higher', '10'),
     });
   }
-  if (stall) rows.push(stallRow(stall.replay, stall.rate), stallRow(stall.prune, stall.rate));
+  if (stall) rows.push(...(stall.syncReplay ? [stallRow(stall.syncReplay, stall.rate)] : []), stallRow(stall.replay, stall.rate), stallRow(stall.prune, stall.rate));
   const peaks = memoryRows(r);
   if (peaks.length > 0) {
     const peak = peaks.reduce((a, b) => (b.peak > a.peak ? b : a));
@@ -255,6 +256,7 @@ export function memoryRows(r: Results): Array<{ phase: string; peak: number; not
   if (r.outage) rows.push({ phase: '3b. 503 outage and its drain', peak: r.outage.drain.peakRssMb, note: 'while draining' });
   if (r.sync) rows.push({ phase: '5. relay vs sync relay (Adobe 100 ms)', peak: Math.max(...r.sync.rounds.filter((x) => x.side === 'relay').map((x) => x.peakRssMb)), note: `sync relay: ${fmt.mb(Math.max(...r.sync.rounds.filter((x) => x.side === 'sync').map((x) => x.peakRssMb)))}` });
   if (r.stall) {
+    if (r.stall.syncReplay) rows.push({ phase: '6. during the synchronous replay', peak: r.stall.syncReplay.peakRssMb, note: `${fmt.int(r.stall.syncReplay.size)} events` });
     rows.push({ phase: '6. during the replay', peak: r.stall.replay.peakRssMb, note: `${fmt.int(r.stall.replay.size)} events` });
     rows.push({ phase: '6. during the prune', peak: r.stall.prune.peakRssMb, note: `${fmt.int(r.stall.prune.size)} delivered messages` });
   }

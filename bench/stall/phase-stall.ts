@@ -15,7 +15,8 @@ const DAY_MS = 86_400_000;
 const PRUNED_LOG = 'pruned delivered history past retention';
 
 export interface StallRun {
-  job: 'replay' | 'prune';
+  /** replay: a background job; replay-sync: one synchronous POST of `size` events from a larger store. */
+  job: 'replay' | 'replay-sync' | 'prune';
   /** Events to replay, or delivered messages (each with its event and one attempt) to prune. */
   size: number;
   prefillS: number;
@@ -32,6 +33,8 @@ export interface StallRun {
 
 export interface StallResult {
   rate: number;
+  /** Absent in results written before it was measured. */
+  syncReplay?: StallRun;
   replay: StallRun;
   prune: StallRun;
 }
@@ -95,6 +98,36 @@ async function replayRun(ctx: Context): Promise<StallRun> {
     const processed = { examined: job.result?.examined ?? job.done, requeued: job.result?.requeued ?? NaN };
     const diagnosis = diagnoseStalls(webhooks, checkpointLogs(relay.logs), []);
     return { job: 'replay', size: p.replayEvents, prefillS, jobMs, complete: job.state === 'done' && processed.examined === p.replayEvents, processed, webhooks, peakRssMb, diagnosis };
+  } finally {
+    await relay.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * (a0) One synchronous `POST /admin/events/replay` of `syncReplayEvents` unmapped events, on a store
+ * holding `syncReplayStore` of them (the operator's replay of a page, answered when done).
+ */
+async function syncReplayRun(ctx: Context): Promise<StallRun> {
+  const p = ctx.plan.stall;
+  const dir = ctx.freshDir('stall-sync-replay');
+  let t = performance.now();
+  prefillReplayStore(join(dir, 'relay.db'), p.syncReplayStore, ctx.samples, Date.now());
+  const prefillS = (performance.now() - t) / 1000;
+  const relay = await startRelay(relayEnv({ dir, dcsInletUrl: ctx.dcs.inletUrl, ims: ctx.ims, extra: { ADMIN_TOKEN } }));
+  try {
+    await ctx.gen.run({ cmd: 'rate', url: relay.url, prefix: `stallsyncwarm${Date.now()}`, rate: p.rate, seconds: 1, connections: 8, maxOutstanding: 2000 });
+    const mon = monitor(relay.pid);
+    t = performance.now();
+    const { outcome, webhooks } = await webhooksDuring(ctx, relay, 'stallsync', () =>
+      admin<{ examined: number; requeued: number }>(relay, 'POST', '/admin/events/replay', { state: 'unmapped', limit: p.syncReplayEvents }),
+    );
+    const jobMs = performance.now() - t;
+    const peakRssMb = mon.peakMb();
+    mon.stop();
+    const diagnosis = diagnoseStalls(webhooks, checkpointLogs(relay.logs), []);
+    const processed = { examined: outcome.examined, requeued: outcome.requeued };
+    return { job: 'replay-sync', size: p.syncReplayEvents, prefillS, jobMs, complete: outcome.examined === p.syncReplayEvents, processed, webhooks, peakRssMb, diagnosis };
   } finally {
     await relay.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -206,18 +239,22 @@ async function pruneRun(ctx: Context): Promise<StallRun> {
 
 /**
  * 6. Stalls (issue 12): webhook latency at 200/s, open loop, while a long store job runs on the
- * relay: (a) a replay of 100,000 stored events as a background job, (b) a prune of 1,000,000
+ * relay: (a0) a synchronous replay of 10,000 of 40,000 stored events, (a) a replay of 100,000
+ * stored events as a background job, (b) a prune of 1,000,000
  * delivered messages past retention. Each on a relay of its own, started on a store written for it.
  */
 export async function stallPhase(ctx: Context): Promise<StallResult> {
-  const replay = await replayRun(ctx);
   const line = (r: StallRun) =>
     `  stall ${r.job}: ${JSON.stringify(r.processed)} in ${(r.jobMs / 1000).toFixed(1)} s${r.complete ? '' : ' (NOT complete)'}; webhooks at ${ctx.plan.stall.rate}/s: ` +
     `p50 ${r.webhooks.p50Ms.toFixed(1)} ms, p99 ${r.webhooks.p99Ms.toFixed(1)} ms, max ${r.webhooks.maxMs.toFixed(0)} ms (${r.webhooks.accepted}/${r.webhooks.due} accepted), RSS ${r.peakRssMb.toFixed(0)} MB`;
+  const syncReplay = await syncReplayRun(ctx);
+  ctx.log(line(syncReplay));
+  ctx.log(`    ${diagnosisLine(syncReplay.diagnosis)}`);
+  const replay = await replayRun(ctx);
   ctx.log(line(replay));
   ctx.log(`    ${diagnosisLine(replay.diagnosis)}`);
   const prune = await pruneRun(ctx);
   ctx.log(line(prune));
   ctx.log(`    ${diagnosisLine(prune.diagnosis)}`);
-  return { rate: ctx.plan.stall.rate, replay, prune };
+  return { rate: ctx.plan.stall.rate, syncReplay, replay, prune };
 }
