@@ -27,7 +27,7 @@ export function markdown(r: Results): string {
   out.push('# Benchmarks');
   out.push('');
   out.push(
-    `Written by \`${r.command}\` on ${r.startedAt.toISOString()} (${Math.round(r.durationS)} s). Floors and goals from issue 12 (then issue 6's targets it does not restate, and diagnostics). ` +
+    `Written by \`${r.command}\` on ${r.startedAt.toISOString()} (${Math.round(r.durationS)} s). Floors and goals from the performance issue, round three (then issue 12's and issue 6's targets it does not restate, and diagnostics). ` +
       'Everything runs on this one machine: the relay, the load generators (wrk, and a Node open-loop generator), and the fake Adobe share its cores, ' +
       'so absolute numbers are lower than on a dedicated server; the two sides of each comparison run alternately under the same conditions, and the ratios are what to read.',
   );
