@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { relayListening, startListening, type ListeningProcess } from '../../support/listening-process.js';
 import { relayNodeFlags } from '../../support/relay-node-flags.js';
@@ -90,11 +90,11 @@ export function startRelay(env: Record<string, string>, nodeArgs: string[] = [],
 }
 
 /**
- * Another build's relay for a side-by-side run (`--before=<its dist/src/server.js>`), started as
- * before: without this checkout's Node flags, which that build's package.json may not share.
+ * Another build's relay for a side-by-side run (`--before=<its dist/src/server.js>`), started by
+ * default without this checkout's Node flags, which that build's package.json may not share.
  */
-export function startRelayBuild(script: string, env: Record<string, string>): Promise<ServerProcess> {
-  return startServer('relay-before', script, env, { ready: relayListening });
+export function startRelayBuild(script: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<ServerProcess> {
+  return startServer('relay-before', script, env, { nodeArgs, ready: relayListening });
 }
 
 // ------------------------------------------------------------------ memory and CPU of a process
@@ -124,6 +124,32 @@ export function sampleProcess(pid: number): ProcessSample | undefined {
 /** CPU time (user + system, every thread) the process has used so far, seconds; NaN once it is gone. */
 export function cpuSeconds(pid: number): number {
   return sampleProcess(pid)?.cpuSeconds ?? NaN;
+}
+
+/**
+ * CPU seconds of each thread of a process by name (/proc/PID/task/TID/comm): `event loop` for the
+ * main thread, `sqlite-store` and `sqlite-ckpt` for the store's threads (they name themselves),
+ * and Node's own (`node`, libuv's pool, V8's platform threads) by their names. Empty once it is gone.
+ */
+export function threadCpuSeconds(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return byName;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const name = Number(tid) === pid ? 'event loop' : readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      byName.set(name, (byName.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return byName;
 }
 
 /** Resets VmHWM (peak RSS) of a process to its current RSS, so a peak can be read per phase. */

@@ -31,7 +31,12 @@ export interface GenResult {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** `rate` only: the slowest answers (SLOW_MS or more), as [epoch ms when due, latency ms], at most MAX_SLOW: to line stalls up with the relay's logs. */
+  slow?: Array<[number, number]>;
 }
+
+const SLOW_MS = 40;
+const MAX_SLOW = 400;
 
 const samples = loadSamples();
 const headers = { 'content-type': 'application/json', authorization: AUTH_SECRET };
@@ -53,7 +58,7 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-function summarize(latencies: number[], base: Omit<GenResult, 'p50Ms' | 'p99Ms' | 'maxMs'>): GenResult {
+function summarize(latencies: number[], base: Omit<GenResult, 'p50Ms' | 'p99Ms' | 'maxMs' | 'slow'> & { slow?: Array<[number, number]> }): GenResult {
   const sorted = Float64Array.from(latencies).sort();
   return { ...base, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), maxMs: sorted.length ? sorted[sorted.length - 1]! : 0 };
 }
@@ -61,6 +66,7 @@ function summarize(latencies: number[], base: Omit<GenResult, 'p50Ms' | 'p99Ms' 
 async function rate(c: Extract<GenCommand, { cmd: 'rate' }>): Promise<GenResult> {
   const pool = poolFor(c.url, c.connections);
   const latencies: number[] = [];
+  const slow: Array<[number, number]> = [];
   const statuses: Record<string, number> = {};
   let sent = 0;
   let accepted = 0;
@@ -87,7 +93,9 @@ async function rate(c: Extract<GenCommand, { cmd: 'rate' }>): Promise<GenResult>
     pool.request({ path: WEBHOOK_PATH, method: 'POST', headers, body }).then(
       async (res) => {
         await res.body.dump();
-        latencies.push(performance.now() - dueAt);
+        const latency = performance.now() - dueAt;
+        latencies.push(latency);
+        if (latency >= SLOW_MS && slow.length < MAX_SLOW) slow.push([Math.round(performance.timeOrigin + dueAt), Math.round(latency)]);
         if (res.statusCode === 202) accepted += 1;
         else statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
         settle();
@@ -119,7 +127,7 @@ async function rate(c: Extract<GenCommand, { cmd: 'rate' }>): Promise<GenResult>
   });
   if (outstanding > 0) await Promise.race([finished, new Promise((r) => setTimeout(r, 30_000))]);
   const elapsedS = (performance.now() - start) / 1000;
-  return summarize(latencies, { due: n, sent, accepted, statuses, networkErrors, skipped, elapsedS });
+  return summarize(latencies, { due: n, sent, accepted, statuses, networkErrors, skipped, elapsedS, slow });
 }
 
 async function count(c: Extract<GenCommand, { cmd: 'count' }>): Promise<GenResult> {

@@ -87,10 +87,12 @@ end
   return path;
 }
 
-export function runWrk(bin: string, o: { url: string; script: string; prefix: string; seconds: number; connections: number; threads: number }): Promise<WrkResult> {
-  const args = ['-t', String(o.threads), '-c', String(o.connections), '-d', `${o.seconds}s`, '--timeout', '10s', '-s', o.script, `${o.url}${WEBHOOK_PATH}`, '--', o.prefix];
+/** `cpu`: run wrk pinned to that core (taskset), for the pinned ingest rounds. */
+export function runWrk(bin: string, o: { url: string; script: string; prefix: string; seconds: number; connections: number; threads: number; cpu?: number }): Promise<WrkResult> {
+  const wrkArgs = ['-t', String(o.threads), '-c', String(o.connections), '-d', `${o.seconds}s`, '--timeout', '10s', '-s', o.script, `${o.url}${WEBHOOK_PATH}`, '--', o.prefix];
+  const [command, args] = o.cpu === undefined ? [bin, wrkArgs] : ['taskset', ['-c', String(o.cpu), bin, ...wrkArgs]];
   return new Promise((resolve, reject) => {
-    execFile(bin, args, { encoding: 'utf8', maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
+    execFile(command, args, { encoding: 'utf8', maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
       const line = stdout.split('\n').find((l) => l.startsWith('{"wrk":true'));
       if (!line) return reject(new Error(`bench: wrk failed: ${error?.message ?? ''}\n${stdout}\n${stderr}`));
       const r = JSON.parse(line) as { requests: number; durationUs: number; p50Us: number; p99Us: number; maxUs: number; errors: number };

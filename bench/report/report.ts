@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { profileMarkdown } from '../profile/profile-summary.js';
-import { measuredBullets, postgresMarkdown, stallMarkdown, table } from './report-sections.js';
+import { ingestModesTable, measuredBullets, postgresMarkdown, stallMarkdown, table } from './report-sections.js';
 import { memoryRows, summaryRows, type Results } from './report-targets.js';
 import { relayNodeFlags } from '../../support/relay-node-flags.js';
 import { ROOT } from '../../support/repo-root.js';
@@ -27,7 +27,7 @@ export function markdown(r: Results): string {
   out.push('# Benchmarks');
   out.push('');
   out.push(
-    `Written by \`${r.command}\` on ${r.startedAt.toISOString()} (${Math.round(r.durationS)} s). Floors and goals from issue 12 (then issue 6's targets it does not restate, and diagnostics). ` +
+    `Written by \`${r.command}\` on ${r.startedAt.toISOString()} (${Math.round(r.durationS)} s). Floors and goals from the performance issue, round three (then issue 12's and issue 6's targets it does not restate, and diagnostics). ` +
       'Everything runs on this one machine: the relay, the load generators (wrk, and a Node open-loop generator), and the fake Adobe share its cores, ' +
       'so absolute numbers are lower than on a dedicated server; the two sides of each comparison run alternately under the same conditions, and the ratios are what to read.',
   );
@@ -43,7 +43,10 @@ export function markdown(r: Results): string {
         'rate limit on, `LOG_LEVEL=info`, delivery running to a fake Adobe (bench/fakes/fake-adobe-fast.ts: IMS token, then 207 with one `xactionId` per message, counting messages without parsing) over HTTP on 127.0.0.1. ' +
         'Only the ExperienceEvent dataset is configured, so one webhook is one message.',
       '- Bodies are the Capillary samples of test/fixtures/capillary (0.7–1.2 KB), in turn, each with a unique `eventId`.',
-      `- 1. Ingest: wrk, ${r.plan.ingest.threads} thread, ${r.plan.ingest.connections} connections, ${r.plan.ingest.rounds} alternating rounds (ABBA) of ${r.plan.ingest.seconds} s per side after a ${r.plan.ingest.warmupSeconds} s warm-up, a fresh relay (and store) per round; medians, with the range over rounds. The bare side is bench/ingest/bare-fastify.ts (Fastify 5 parsing the JSON and answering 202, no logging).` +
+      `- 1. Ingest: wrk, ${r.plan.ingest.threads} thread, ${r.plan.ingest.connections} connections, ${r.plan.ingest.rounds} alternating rounds (ABBA) of ${r.plan.ingest.seconds} s per side after a ${r.plan.ingest.warmupSeconds} s warm-up, a fresh server (and store) per round, ` +
+        `then ${r.plan.ingest.pinnedRounds} more rounds pinned with taskset: the server under test (every thread) on core 0, wrk and the bench process (the fake Adobe) on core 1; medians, with the range over rounds. ` +
+        'The limit (`intake`) is bench/ingest/durable-intake.ts: the least a durable intake can do in this stack before its 202 (Fastify, read the event id, insert the raw body into SQLite with synchronous=FULL, one transaction and fsync per event-loop turn shared by every request of that turn; inline on the event loop, the cheapest design in CPU; no auth, schema, mapping or delivery). ' +
+        'The bare side is bench/ingest/bare-fastify.ts (Fastify 5 parsing the JSON and answering 202, no logging): the HTTP ceiling.' +
         (r.plan.ingest.diagnoseFsync ? ' A third side, `relay-normal`, is the relay with `STORE_SYNCHRONOUS=normal`: a diagnostic that shows what the fsync per commit costs, not a target.' : ''),
       `- 2. Sustained: bench/load/load-gen.ts in its own process, open loop (latency from each request's due time), ${r.plan.sustained.seconds} s per rate, stepping ${r.plan.sustained.rates.join(', ')}/s; a rate is kept up when ≥ 98% is acknowledged with no refusals and \`relay_queue_pending\` (read from /metrics each second) stays under half a second of traffic (at least 1,000) in the second half of the step. Stops at the first rate not kept up.`,
       `- 3. Drain: the fake Adobe stops listening (connections refused), ${fmt.int(r.plan.drain.backlog)} webhooks are queued (64 connections), then Adobe comes back; the fake records every request's size and the largest request and message counts in any sliding 1 s window. ` +
@@ -62,9 +65,10 @@ export function markdown(r: Results): string {
     out.push('', '## 1. Ingest rounds', '');
     out.push(
       table(
-        ['round', 'side', 'req/s', 'p50', 'p99', 'max', 'errors', 'RSS peak', 'CPU (cores)', 'CPU µs/webhook, ingest', 'CPU µs/webhook, end to end', 'accepted / delivered / pending after'],
+        ['round', 'pinned', 'side', 'req/s', 'p50', 'p99', 'max', 'errors', 'RSS peak', 'CPU (cores)', 'CPU µs/webhook, ingest', 'CPU µs/webhook, end to end', 'accepted / delivered / pending after'],
         r.ingest.rounds.map((x) => [
           String(x.round + 1),
+          x.pinned ? 'yes' : 'no',
           x.side,
           fmt.int(x.wrk.rps),
           fmt.ms(x.wrk.p50Ms),
@@ -75,7 +79,7 @@ export function markdown(r: Results): string {
           x.cpuCores.toFixed(2),
           fmt.int(x.cpuUsIngest),
           x.side === 'bare' ? '' : fmt.int(x.cpuUsEndToEnd ?? NaN),
-          x.side === 'relay' ? `${fmt.int(x.accepted ?? NaN)} / ${fmt.int(x.delivered ?? NaN)} / ${fmt.int(x.pendingAfter ?? NaN)}` : '',
+          x.side === 'relay' ? `${fmt.int(x.accepted ?? NaN)} / ${fmt.int(x.delivered ?? NaN)} / ${fmt.int(x.pendingAfter ?? NaN)}` : x.side === 'intake' ? `${fmt.int(x.accepted ?? NaN)} stored` : '',
         ]),
       ),
     );
@@ -86,6 +90,7 @@ export function markdown(r: Results): string {
       `CPU per accepted webhook, medians: relay ${fmt.int(c.relayIngestUs)} µs (end to end ${fmt.int(c.relayEndToEndUs)} µs), bare Fastify ${fmt.int(c.bareIngestUs)} µs, relay ÷ bare ${c.ratio.toFixed(2)}` +
         (c.normalIngestUs === undefined ? '.' : `; STORE_SYNCHRONOUS=normal ${fmt.int(c.normalIngestUs)} µs (end to end ${fmt.int(c.normalEndToEndUs ?? NaN)} µs).`),
     );
+    out.push('', ingestModesTable(r.ingest));
   }
   if (r.postgres) out.push('', ...postgresMarkdown(r.postgres));
   if (r.sustained) {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { request } from 'undici';
@@ -8,13 +8,15 @@ import type { GenResult } from '../load/load-gen.js';
 import { monitor, relayEnv, startRelay, type ServerProcess } from '../harness/processes.js';
 import { prefillPruneStore, prefillReplayStore } from './stall-stores.js';
 import { sleep, until } from '../harness/stats.js';
+import { checkpointLogs, diagnoseStalls, diagnosisLine, type StallDiagnosis } from './stall-diagnosis.js';
 
 const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef0123';
 const DAY_MS = 86_400_000;
 const PRUNED_LOG = 'pruned delivered history past retention';
 
 export interface StallRun {
-  job: 'replay' | 'prune';
+  /** replay: a background job; replay-sync: one synchronous POST of `size` events from a larger store. */
+  job: 'replay' | 'replay-sync' | 'prune';
   /** Events to replay, or delivered messages (each with its event and one attempt) to prune. */
   size: number;
   prefillS: number;
@@ -25,10 +27,14 @@ export interface StallRun {
   processed: Record<string, number>;
   webhooks: GenResult;
   peakRssMb: number;
+  /** What the slow webhooks waited behind (stall-diagnosis.ts). */
+  diagnosis: StallDiagnosis;
 }
 
 export interface StallResult {
   rate: number;
+  /** Absent in results written before it was measured. */
+  syncReplay?: StallRun;
   replay: StallRun;
   prune: StallRun;
 }
@@ -90,7 +96,38 @@ async function replayRun(ctx: Context): Promise<StallRun> {
     const peakRssMb = mon.peakMb();
     mon.stop();
     const processed = { examined: job.result?.examined ?? job.done, requeued: job.result?.requeued ?? NaN };
-    return { job: 'replay', size: p.replayEvents, prefillS, jobMs, complete: job.state === 'done' && processed.examined === p.replayEvents, processed, webhooks, peakRssMb };
+    const diagnosis = diagnoseStalls(webhooks, checkpointLogs(relay.logs), []);
+    return { job: 'replay', size: p.replayEvents, prefillS, jobMs, complete: job.state === 'done' && processed.examined === p.replayEvents, processed, webhooks, peakRssMb, diagnosis };
+  } finally {
+    await relay.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * (a0) One synchronous `POST /admin/events/replay` of `syncReplayEvents` unmapped events, on a store
+ * holding `syncReplayStore` of them (the operator's replay of a page, answered when done).
+ */
+async function syncReplayRun(ctx: Context): Promise<StallRun> {
+  const p = ctx.plan.stall;
+  const dir = ctx.freshDir('stall-sync-replay');
+  let t = performance.now();
+  prefillReplayStore(join(dir, 'relay.db'), p.syncReplayStore, ctx.samples, Date.now());
+  const prefillS = (performance.now() - t) / 1000;
+  const relay = await startRelay(relayEnv({ dir, dcsInletUrl: ctx.dcs.inletUrl, ims: ctx.ims, extra: { ADMIN_TOKEN } }));
+  try {
+    await ctx.gen.run({ cmd: 'rate', url: relay.url, prefix: `stallsyncwarm${Date.now()}`, rate: p.rate, seconds: 1, connections: 8, maxOutstanding: 2000 });
+    const mon = monitor(relay.pid);
+    t = performance.now();
+    const { outcome, webhooks } = await webhooksDuring(ctx, relay, 'stallsync', () =>
+      admin<{ examined: number; requeued: number }>(relay, 'POST', '/admin/events/replay', { state: 'unmapped', limit: p.syncReplayEvents }),
+    );
+    const jobMs = performance.now() - t;
+    const peakRssMb = mon.peakMb();
+    mon.stop();
+    const diagnosis = diagnoseStalls(webhooks, checkpointLogs(relay.logs), []);
+    const processed = { examined: outcome.examined, requeued: outcome.requeued };
+    return { job: 'replay-sync', size: p.syncReplayEvents, prefillS, jobMs, complete: outcome.examined === p.syncReplayEvents, processed, webhooks, peakRssMb, diagnosis };
   } finally {
     await relay.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -114,6 +151,16 @@ function prunedLogged(relay: ServerProcess): { events: number; messages: number 
     if (typeof events === 'number' && typeof messages === 'number') return { events, messages };
   }
   return undefined;
+}
+
+/**
+ * Whether any old row is left: two index seeks. Counting them instead (a million index entries, up
+ * to a second and a core of this process, with the fake Adobe frozen meanwhile) was itself the
+ * cause of the webhook stalls measured beside it (the slow webhooks lined up with those reads).
+ */
+function anyOldRowLeft(db: Database.Database, olderThan: number): boolean {
+  const any = (sql: string) => db.prepare(sql).get(olderThan) !== undefined;
+  return any(`SELECT 1 FROM messages WHERE state IN ('delivered', 'skipped') AND accepted_at < ? LIMIT 1`) || any('SELECT 1 FROM events WHERE received_at < ? LIMIT 1');
 }
 
 /** Whether the prune has begun: it walks history oldest first, so the oldest message goes first (a cheap rowid read). */
@@ -145,9 +192,19 @@ async function pruneRun(ctx: Context): Promise<StallRun> {
     relayEnv({ dir, dcsInletUrl: ctx.dcs.inletUrl, ims: ctx.ims, extra: { ADMIN_TOKEN, DEDUP_RETENTION_HOURS: '192', PRUNE_INTERVAL_MS: '3000' } }),
   );
   const reader = new Database(path, { readonly: true, fileMustExist: true });
+  // Each read of the store by the bench, timed: a read transaction a TRUNCATE checkpoint waits on.
+  const benchReads: Array<[number, number]> = [];
+  const timedRead = <T>(read: () => T): T => {
+    const from = Date.now();
+    try {
+      return read();
+    } finally {
+      benchReads.push([from, Date.now()]);
+    }
+  };
   try {
     const warm = ctx.gen.run({ cmd: 'rate', url: relay.url, prefix: `stallprewarm${Date.now()}`, rate: p.rate, seconds: 30, connections: 8, maxOutstanding: 2000 });
-    const begun = await until(() => pruneBegun(reader), 15_000, 50);
+    const begun = await until(() => timedRead(() => pruneBegun(reader)), 15_000, 50);
     ctx.gen.stop();
     await warm;
     const mon = monitor(relay.pid);
@@ -157,9 +214,9 @@ async function pruneRun(ctx: Context): Promise<StallRun> {
       for (let i = 0; ; i += 1) {
         const logged = prunedLogged(relay);
         if (logged) return { done: true, logged };
-        // Counting a million index entries takes a while: each second, the log line in between.
-        const left = i % 4 === 3 ? oldRowsLeft(reader, olderThan) : undefined;
-        if ((left && left.events + left.messages === 0) || performance.now() > deadline) return { done: left?.events === 0 && left.messages === 0, logged: undefined };
+        // Each second, the log line in between; counted once it is over, outside the measured time.
+        const left = i % 4 === 3 ? timedRead(() => anyOldRowLeft(reader, olderThan)) : undefined;
+        if (left === false || performance.now() > deadline) return { done: left === false, logged: undefined };
         await sleep(250);
       }
     });
@@ -169,7 +226,10 @@ async function pruneRun(ctx: Context): Promise<StallRun> {
     const left = oldRowsLeft(reader, olderThan);
     const processed = outcome.logged ?? { events: p.pruneRows - left.events, messages: p.pruneRows - left.messages };
     const complete = begun && outcome.done && left.events + left.messages === 0;
-    return { job: 'prune', size: p.pruneRows, prefillS, jobMs, complete, processed, webhooks, peakRssMb };
+    const diagnosis = diagnoseStalls(webhooks, checkpointLogs(relay.logs), benchReads);
+    // BENCH_STALL_DUMP=<file>: the raw timelines, to read the diagnosis against.
+    if (process.env['BENCH_STALL_DUMP']) writeFileSync(process.env['BENCH_STALL_DUMP'], JSON.stringify({ slow: webhooks.slow, checkpoints: diagnosis.checkpoints, benchReads, logs: relay.logs }));
+    return { job: 'prune', size: p.pruneRows, prefillS, jobMs, complete, processed, webhooks, peakRssMb, diagnosis };
   } finally {
     reader.close();
     await relay.stop();
@@ -179,16 +239,22 @@ async function pruneRun(ctx: Context): Promise<StallRun> {
 
 /**
  * 6. Stalls (issue 12): webhook latency at 200/s, open loop, while a long store job runs on the
- * relay: (a) a replay of 100,000 stored events as a background job, (b) a prune of 1,000,000
+ * relay: (a0) a synchronous replay of 10,000 of 40,000 stored events, (a) a replay of 100,000
+ * stored events as a background job, (b) a prune of 1,000,000
  * delivered messages past retention. Each on a relay of its own, started on a store written for it.
  */
 export async function stallPhase(ctx: Context): Promise<StallResult> {
-  const replay = await replayRun(ctx);
   const line = (r: StallRun) =>
     `  stall ${r.job}: ${JSON.stringify(r.processed)} in ${(r.jobMs / 1000).toFixed(1)} s${r.complete ? '' : ' (NOT complete)'}; webhooks at ${ctx.plan.stall.rate}/s: ` +
     `p50 ${r.webhooks.p50Ms.toFixed(1)} ms, p99 ${r.webhooks.p99Ms.toFixed(1)} ms, max ${r.webhooks.maxMs.toFixed(0)} ms (${r.webhooks.accepted}/${r.webhooks.due} accepted), RSS ${r.peakRssMb.toFixed(0)} MB`;
+  const syncReplay = await syncReplayRun(ctx);
+  ctx.log(line(syncReplay));
+  ctx.log(`    ${diagnosisLine(syncReplay.diagnosis)}`);
+  const replay = await replayRun(ctx);
   ctx.log(line(replay));
+  ctx.log(`    ${diagnosisLine(replay.diagnosis)}`);
   const prune = await pruneRun(ctx);
   ctx.log(line(prune));
-  return { rate: ctx.plan.stall.rate, replay, prune };
+  ctx.log(`    ${diagnosisLine(prune.diagnosis)}`);
+  return { rate: ctx.plan.stall.rate, syncReplay, replay, prune };
 }

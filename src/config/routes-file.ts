@@ -1,16 +1,25 @@
 import { readFileSync } from 'node:fs';
-import { Ajv } from 'ajv';
+import { createRequire } from 'node:module';
+import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { ROUTE_SECRET_VARIABLES, RouteSchema, type RouteEnv } from './env-schema.js';
 import { buildRoute, ROUTE_ID_PATTERN, type RouteConfig } from './route-config.js';
 
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
-const ajv = new Ajv({ coerceTypes: true, useDefaults: true, allErrors: false, strict: false });
-addFormats(ajv);
-const validateRoute = ajv.compile<RouteEnv>(RouteSchema);
+// Loaded and compiled on the first ROUTES_FILE only: most relays have none, and the YAML parser and
+// this compiled schema are memory every relay would otherwise carry (docs/performance.md "Memory").
+let validator: ValidateFunction<RouteEnv> | undefined;
+const validateRoute = (value: unknown): value is RouteEnv => {
+  if (!validator) {
+    const ajv = new Ajv({ coerceTypes: true, useDefaults: true, allErrors: false, strict: false });
+    addFormats(ajv);
+    validator = ajv.compile<RouteEnv>(RouteSchema);
+  }
+  return validator(value);
+};
+const parseYaml = (text: string): unknown => (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text);
 
 /** Routes are few (one per brand); far more is a generated file gone wrong, and a metric label explosion. */
 export const MAX_ROUTES = 200;
@@ -47,7 +56,7 @@ export function loadRoutesFile(path: string, options: { environment: NodeJS.Proc
     if (settings === null || typeof settings !== 'object' || Array.isArray(settings)) throw new ConfigError(`ROUTES_FILE: routes.${id}`, 'an object of settings');
     const env = resolveSecrets(settings as Record<string, unknown>, options.environment, name);
     if (!validateRoute(env)) {
-      const error = validateRoute.errors?.[0];
+      const error = validator?.errors?.[0];
       const variable = error?.keyword === 'additionalProperties' ? String(error.params['additionalProperty']) : error?.instancePath.replace(/^\//, '') || 'settings';
       const expected = error?.keyword === 'additionalProperties' ? 'a known route setting (see docs/configuration.md, "Several brands: the routes file")' : (error?.message ?? 'a valid value');
       throw new ConfigError(name(variable), expected);

@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import fastifyStatic from '@fastify/static';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { Config } from '../config/config.js';
 import { notFound } from '../http/error-handler.js';
@@ -49,6 +48,9 @@ export default async function consolePlugin(app: FastifyInstance, opts: { config
     if (error.statusCode === 403) return notFound(request, reply);
     throw error;
   });
+  // Loaded only for a console that is served: @fastify/static and its file-serving dependencies are
+  // memory a relay without ADMIN_TOKEN would carry for nothing (docs/performance.md "Memory").
+  const { default: fastifyStatic } = await import('@fastify/static');
   await app.register(fastifyStatic, { root: consoleRoot(), prefix: '/console/', decorateReply: false, index: ['index.html'] });
   app.get('/console', async (_request, reply) => reply.redirect('/console/', 302));
 }

@@ -17,6 +17,8 @@ export async function createStore(options: { url: string; synchronous: 'full' | 
       ...(options.checkpointIntervalMs !== undefined ? { checkpointIntervalMs: options.checkpointIntervalMs } : {}),
       ...(options.maxSizeBytes !== undefined ? { maxSizeBytes: options.maxSizeBytes } : {}),
       onCheckpointFailure: (detail) => options.logger.warn({ detail }, 'WAL checkpoint thread failed; SQLite checkpoints in commits meanwhile'),
+      // A TRUNCATE blocks commits while it runs: its time is what webhooks may have waited.
+      onSlowCheckpoint: (run) => options.logger.info({ mode: run.mode, ms: Math.round(run.ms), walBytes: run.walBytes, busy: run.busy }, 'WAL checkpoint'),
       // No respawn: the store answers 503 and /readyz fails from then on, so a supervisor restarts the relay.
       onThreadFailure: (detail) => options.logger.error({ detail }, 'SQLite store thread died; the relay is unready until restarted'),
     });

@@ -9,10 +9,15 @@ export const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediat
 
 /**
  * The prune rests this many times as long as its last chunk took before the next one (at most
- * 100 ms), so it uses at most a quarter of the store's time and of the disk. Skipping a chunk's
- * fsync does not remove its writes: the next webhook commit's fsync carries them to the disk, so a
- * prune running flat out made every webhook wait for megabytes of the prune's WAL (the bench's
- * 1,000,000-row prune: p50 16 ms, p99 368 ms). Retention is not urgent; webhooks are.
+ * 100 ms), so it uses at most a quarter of the store's time and of the disk. A prune running flat
+ * out made every webhook wait for megabytes of the prune's WAL (the bench's 1,000,000-row prune:
+ * p50 16 ms, p99 368 ms). Retention is not urgent; webhooks are.
+ *
+ * Each chunk is fsynced as it commits. Chunks used to skip their fsync, but that did not remove
+ * their writes: the next webhook commit's fsync carried them, so webhooks paid for the prune's IO
+ * while the chunk sizer and this rest, timing the chunk without it, never saw it. Measured side by
+ * side (bench --only=stall, one run each, load average 3-4): webhook p99 128 ms (max 298) with the
+ * chunks unsynced, 23.3 ms (max 56) fsynced, and the prune took 77 s instead of 99.
  */
 export const PRUNE_REST_FACTOR = 3;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -24,14 +29,12 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * (a dead sibling, an unmapped event) are passed over once, not rescanned by every chunk.
  * Each chunk touches as many rows as fit in a few milliseconds (chunk-sizer.ts), so a webhook commit
  * never waits long behind one. `stopped()` ends a job between chunks (the store is closing); what is
- * done so far is committed. `withoutFsync` runs the prune's chunks without an fsync each: a chunk lost
- * to a power cut is only history that the next prune deletes again, while the fsyncs of a 1,000,000-row
- * prune would compete with every webhook's commit for the disk.
+ * done so far is committed.
  */
 export function createSqliteLongJobs(
   db: Database.Database,
   stopped: () => boolean,
-  options: { withoutFsync: <T>(fn: () => T) => T; chunkSizer?: () => ChunkSizer; rest?: (ms: number) => Promise<void> },
+  options: { chunkSizer?: () => ChunkSizer; rest?: (ms: number) => Promise<void> } = {},
 ) {
   const sizer = options.chunkSizer ?? createChunkSizer;
   const rest = options.rest ?? sleep;
@@ -92,14 +95,14 @@ export function createSqliteLongJobs(
 
   /**
    * Runs a prune's `chunk` by keyset from `start` until a chunk comes back short, each chunk sized
-   * by time, without its fsync, and followed by a rest; returns how many rows it deleted.
+   * by time (its fsync included), and followed by a rest; returns how many rows it deleted.
    */
   const pruneInChunks = async <Row, Key>(start: Key, chunk: (after: Key, rows: number) => { seen: Row[]; deleted: number }, keyOf: (last: Row) => Key) => {
     let deleted = 0;
     const chunks = sizer();
     for (let after = start; !stopped(); await restAfter(chunks)) {
       const rows = chunks.rows;
-      const done = chunks.time((n) => options.withoutFsync(() => chunk(after, n)));
+      const done = chunks.time((n) => chunk(after, n));
       deleted += done.deleted;
       const last = done.seen[done.seen.length - 1];
       if (!last || done.seen.length < rows) break;

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { startCheckpointer, WAL_LIMIT_BYTES, type Checkpointer } from './checkpointer.js';
+import { startCheckpointer, WAL_LIMIT_BYTES, type Checkpointer, type CheckpointRun } from './checkpointer.js';
 import { capDatabaseSize } from './size-cap.js';
 import { migrate } from './statements.js';
 
@@ -16,9 +16,14 @@ export interface SqliteStoreOptions {
   /** How often the checkpoint thread checkpoints the WAL (default 1 s; 0: no thread, SQLite checkpoints in commits). */
   checkpointIntervalMs?: number;
   onCheckpointFailure?: (detail: string) => void;
+  /** A checkpoint that may have held up commits: every TRUNCATE (it blocks writers) and any taking SLOW_CHECKPOINT_MS or more. */
+  onSlowCheckpoint?: (run: CheckpointRun) => void;
   /** STORE_MAX_SIZE_MB in bytes: past it commits fail with SQLITE_FULL (size-cap.ts). Unset: no cap. */
   maxSizeBytes?: number;
 }
+
+/** A PASSIVE checkpoint this slow is worth a log line (it holds no lock, but shares the disk with commits). */
+export const SLOW_CHECKPOINT_MS = 50;
 
 export interface OpenedDatabase {
   db: Database.Database;
@@ -45,9 +50,14 @@ export function openSqliteDatabase(options: SqliteStoreOptions): OpenedDatabase 
   const checkpointer =
     options.path === ':memory:' || options.checkpointIntervalMs === 0
       ? undefined
-      : startCheckpointer(options.path, { intervalMs: options.checkpointIntervalMs ?? 1000, walLimitBytes: WAL_LIMIT_BYTES, ...(maxPageCount ? { maxPageCount } : {}) }, (detail) => {
-          options.onCheckpointFailure?.(detail);
-        });
+      : startCheckpointer(
+          options.path,
+          { intervalMs: options.checkpointIntervalMs ?? 1000, walLimitBytes: WAL_LIMIT_BYTES, ...(maxPageCount ? { maxPageCount } : {}) },
+          (detail) => options.onCheckpointFailure?.(detail),
+          (run) => {
+            if (run.mode === 'TRUNCATE' || run.ms >= SLOW_CHECKPOINT_MS) options.onSlowCheckpoint?.(run);
+          },
+        );
   if (checkpointer) db.pragma('wal_autocheckpoint = 10000');
   return { db, maxPageCount, checkpointer };
 }

@@ -75,7 +75,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     return replaced;
   });
 
-  const longJobs = createSqliteLongJobs(db, () => closed, { withoutFsync });
+  const longJobs = createSqliteLongJobs(db, () => closed);
 
   const consoleQuery = <K extends keyof typeof consoleSql.queries>(name: K) =>
     ((...args: unknown[]) => guard(() => (consoleSql.queries[name] as (...a: unknown[]) => unknown)(...args))) as unknown as Store[K];

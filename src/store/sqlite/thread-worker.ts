@@ -12,7 +12,7 @@ import { toWireError, type WireEntry, type WireRequest } from './thread-wire.js'
  * leave as one message too.
  */
 const port = parentPort!;
-const { threadName, ...engineOptions } = workerData as Omit<SqliteStoreOptions, 'onCheckpointFailure'> & { threadName: string };
+const { threadName, ...engineOptions } = workerData as Omit<SqliteStoreOptions, 'onCheckpointFailure' | 'onSlowCheckpoint'> & { threadName: string };
 // Node 20 leaves every thread named "node": naming this one lets `top -H`, /proc and the benchmark
 // (bench/store/store-thread.ts) tell the store's CPU from the event loop's. Linux only; harmless elsewhere.
 try {
@@ -37,6 +37,7 @@ try {
   store = createSqliteStore({
     ...engineOptions,
     onCheckpointFailure: (detail) => send({ checkpointFailure: detail }),
+    onSlowCheckpoint: (run) => send({ slowCheckpoint: run }),
   });
 } catch (error) {
   port.postMessage({ failed: toWireError(error) });

@@ -35,7 +35,7 @@ export const threadInternals = new WeakMap<Store, { worker: Worker; readonly mes
  * answer 503, /readyz fails); there is no respawn: a supervisor restarts an unready relay.
  */
 export async function createThreadedSqliteStore(options: ThreadedSqliteStoreOptions): Promise<Store> {
-  const { onCheckpointFailure, onThreadFailure, ...threadOptions } = options;
+  const { onCheckpointFailure, onSlowCheckpoint, onThreadFailure, ...threadOptions } = options;
   const worker = startWorker({ ...threadOptions, threadName: STORE_THREAD_NAME });
   const work = new EventEmitter();
   const waiting = new Map<number, { resolve: (result: unknown) => void; reject: (error: unknown) => void }>();
@@ -99,6 +99,7 @@ export async function createThreadedSqliteStore(options: ThreadedSqliteStoreOpti
       for (const entry of message) {
         if ('work' in entry) work.emit('work');
         else if ('checkpointFailure' in entry) onCheckpointFailure?.(entry.checkpointFailure);
+        else if ('slowCheckpoint' in entry) onSlowCheckpoint?.(entry.slowCheckpoint);
         else {
           const caller = waiting.get(entry.id);
           waiting.delete(entry.id);

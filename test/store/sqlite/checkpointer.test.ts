@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startCheckpointer, WAL_LIMIT_BYTES } from '../../../src/store/sqlite/checkpointer.js';
+import { startCheckpointer, WAL_LIMIT_BYTES, type CheckpointRun } from '../../../src/store/sqlite/checkpointer.js';
 import { waitFor } from '../../helpers/wait-for.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'relay-checkpoint-'));
@@ -66,6 +66,28 @@ describe('WAL checkpoints on their own thread', () => {
       const { db, walSize, path } = walOf('big', 6 * LIMIT);
       const checkpointer = startCheckpointer(path, { intervalMs: 1000, walLimitBytes: LIMIT, lowRoomBytes: 0 }, () => undefined);
       await waitFor(() => walSize() === 0, { what: 'the WAL truncated' });
+      await checkpointer.stop();
+      db.close();
+    });
+
+    it('with a reader on the WAL, gives the TRUNCATE up at once instead of holding commits behind the reader, and cuts it once the reader is gone', async () => {
+      const { db, walSize, path } = walOf('read', 6 * LIMIT);
+      // A read transaction left open (an operator's long query, a backup): the WAL cannot start over under it.
+      const reader = new Database(path, { readonly: true });
+      reader.prepare('BEGIN').run();
+      reader.prepare('SELECT count(*) FROM t').get();
+      const runs: CheckpointRun[] = [];
+      const checkpointer = startCheckpointer(path, { intervalMs: 1000, walLimitBytes: LIMIT, lowRoomBytes: 0 }, () => undefined, (run) => runs.push(run));
+      await waitFor(() => runs.some((r) => r.mode === 'TRUNCATE'), { what: 'a TRUNCATE tried' });
+      const tried = runs.find((r) => r.mode === 'TRUNCATE')!;
+      // It held the write lock only for its patience (20 ms), not this connection's busy timeout (1 s)
+      // it used to wait out, every webhook commit waiting behind it.
+      expect(tried.busy).toBe(1);
+      expect(tried.ms).toBeLessThan(500);
+      db.prepare('INSERT INTO t (v) VALUES (?)').run('a commit meanwhile');
+      reader.prepare('COMMIT').run();
+      reader.close();
+      await waitFor(() => walSize() === 0, { what: 'the WAL truncated once the reader left' });
       await checkpointer.stop();
       db.close();
     });

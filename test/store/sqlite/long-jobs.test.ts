@@ -34,7 +34,6 @@ describe('SQLite prune in chunks', () => {
     const db = storeWithHistory(250);
     const rests: number[] = [];
     const jobs = createSqliteLongJobs(db, () => false, {
-      withoutFsync: (fn) => fn(),
       chunkSizer: fixedSizer(100, 8),
       rest: async (ms) => {
         rests.push(ms);
@@ -45,7 +44,6 @@ describe('SQLite prune in chunks', () => {
     expect(rests).toEqual([8 * PRUNE_REST_FACTOR, 8 * PRUNE_REST_FACTOR, 8 * PRUNE_REST_FACTOR, 8 * PRUNE_REST_FACTOR]);
 
     const slow = createSqliteLongJobs(storeWithHistory(150), () => false, {
-      withoutFsync: (fn) => fn(),
       chunkSizer: fixedSizer(100, 500),
       rest: async (ms) => {
         rests.push(ms);
@@ -54,20 +52,5 @@ describe('SQLite prune in chunks', () => {
     rests.length = 0;
     await slow.prune(Date.now() - 8 * DAY);
     expect(rests).toEqual([100, 100]);
-  });
-
-  it('runs every prune chunk through withoutFsync', async () => {
-    const db = storeWithHistory(250);
-    let unsynced = 0;
-    const jobs = createSqliteLongJobs(db, () => false, {
-      withoutFsync: (fn) => {
-        unsynced += 1;
-        return fn();
-      },
-      chunkSizer: fixedSizer(100, 1),
-      rest: async () => undefined,
-    });
-    await jobs.prune(Date.now() - 8 * DAY);
-    expect(unsynced).toBe(6);
   });
 });

@@ -1,0 +1,132 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Context } from '../context.js';
+import { cpuSeconds, distScript, monitor, threadCpuSeconds, relayEnv, startRelay, startRelayBuild, startServer, type ServerProcess } from '../harness/processes.js';
+import { LOAD_CPU, SERVER_CPU, pin } from '../harness/pinning.js';
+import { metricSum, scrape, sleep, until } from '../harness/stats.js';
+import { runWrk, type WrkResult } from '../load/wrk.js';
+import { relayNodeFlags } from '../../support/relay-node-flags.js';
+
+/**
+ * `relay`: the relay as `npm start` runs it. `intake`: the durable-intake limit (durable-intake.ts).
+ * `bare`: bare Fastify, the HTTP ceiling. `relay-normal`: a diagnostic, the relay with
+ * STORE_SYNCHRONOUS=normal (no fsync per commit). `relay-before`: another build's relay
+ * (`bench:intake --before=<its dist/src/server.js>`), to measure a change side by side.
+ */
+export type IngestSide = 'relay' | 'intake' | 'bare' | 'relay-normal' | 'relay-before';
+
+const RELAYS: readonly IngestSide[] = ['relay', 'relay-normal', 'relay-before'];
+export const isRelaySide = (side: IngestSide) => RELAYS.includes(side);
+
+export interface IngestRound {
+  side: IngestSide;
+  round: number;
+  /** Server on core 0, wrk and the bench (fake Adobe) on core 1. */
+  pinned: boolean;
+  wrk: WrkResult;
+  peakRssMb: number;
+  cpuCores: number;
+  /** Webhooks the server stored over the wrk run (relay: its accepted counter; limit: rows), and what reached Adobe (relay). */
+  accepted?: number;
+  delivered?: number;
+  pendingAfter?: number;
+  /** Process CPU (/proc/PID/stat, every thread) per accepted webhook over the wrk run, µs. */
+  cpuUsIngest: number;
+  /**
+   * From the same start until everything accepted reached the fake Adobe, µs per webhook of the run
+   * (relay sides). The limit's and bare Fastify's end to end is their ingest: they deliver nothing.
+   */
+  cpuUsEndToEnd?: number;
+  /** Relay sides: the end-to-end CPU µs per webhook by thread (threadCpuSeconds), where it goes. */
+  threadsUs?: Record<string, number>;
+}
+
+export interface RoundOptions {
+  seconds: number;
+  warmupSeconds: number;
+  connections: number;
+  threads: number;
+  /** The other build's server.js, for the `relay-before` side. */
+  beforeScript?: string;
+  /** Node flags of the `relay-before` side instead of this build's (an experiment with flags). */
+  beforeFlags?: string[];
+}
+
+const countRows = (path: string): number => {
+  const db = new Database(path, { readonly: true });
+  try {
+    return (db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+};
+
+async function startSide(ctx: Context, side: IngestSide, dir: string, o: RoundOptions): Promise<ServerProcess> {
+  if (side === 'bare') return startServer('bare-fastify', distScript('bench/ingest/bare-fastify.js'), { PORT: '0' });
+  if (side === 'intake') return startServer('durable-intake', distScript('bench/ingest/durable-intake.js'), { PORT: '0', STORE_PATH: join(dir, 'intake.db') });
+  const env = relayEnv({ dir, dcsInletUrl: ctx.dcs.inletUrl, ims: ctx.ims, extra: side === 'relay-normal' ? { STORE_SYNCHRONOUS: 'normal' } : {} });
+  if (side === 'relay-before') {
+    if (!o.beforeScript) throw new Error('bench: the relay-before side needs --before=<dist/src/server.js of the other build>');
+    // Same Node flags as this build's relay: the comparison is of the code, not of the flags.
+    return startRelayBuild(o.beforeScript, env, o.beforeFlags ?? relayNodeFlags());
+  }
+  return startRelay(env);
+}
+
+/** One round of one side: a fresh server (and store), a warm-up, then wrk for `seconds`. */
+export async function measureRound(ctx: Context, side: IngestSide, round: number, pinned: boolean, o: RoundOptions, runId: string): Promise<IngestRound> {
+  const dir = ctx.freshDir(side);
+  const server = await startSide(ctx, side, dir, o);
+  const isRelay = isRelaySide(side);
+  if (pinned) pin(server.pid, String(SERVER_CPU));
+  const load = (seconds: number, tag: string) =>
+    runWrk(ctx.wrk, { url: server.url, script: ctx.wrkScript, prefix: `ingest${runId}${tag}`, seconds, connections: o.connections, threads: o.threads, ...(pinned ? { cpu: LOAD_CPU } : {}) });
+  const accepted = async () => (isRelay ? metricSum(await scrape(server.opsUrl), 'relay_webhooks_received_total', 'outcome="accepted"') : side === 'intake' ? countRows(join(dir, 'intake.db')) : 0);
+  try {
+    const deliveredAtStart = ctx.dcs.stats().messages;
+    await load(o.warmupSeconds, 'w');
+    const before = await accepted();
+    const deliveredBefore = ctx.dcs.stats().messages;
+    const mon = monitor(server.pid);
+    const cpuAtStart = cpuSeconds(server.pid);
+    const threadsAtStart = threadCpuSeconds(server.pid);
+    const wrk = await load(o.seconds, 'm');
+    const cpuIngest = cpuSeconds(server.pid) - cpuAtStart;
+    const row: IngestRound = { side, round, pinned, wrk, peakRssMb: mon.peakMb(), cpuCores: mon.cpuCores(), cpuUsIngest: NaN };
+    mon.stop();
+    if (isRelay) {
+      await sleep(300);
+      const text = await scrape(server.opsUrl);
+      const acceptedInAll = metricSum(text, 'relay_webhooks_received_total', 'outcome="accepted"');
+      row.accepted = acceptedInAll - before;
+      row.delivered = ctx.dcs.stats().messages - deliveredBefore;
+      row.pendingAfter = metricSum(text, 'relay_queue_pending');
+      row.cpuUsIngest = (cpuIngest / row.accepted) * 1e6;
+      // End to end: the same start, until every webhook this relay accepted (warm-up included) has
+      // reached the fake Adobe (one message each), and its settle has had a moment to commit.
+      const allDelivered = await until(() => ctx.dcs.stats().messages - deliveredAtStart >= acceptedInAll, 60_000, 20);
+      await sleep(100);
+      if (allDelivered) {
+        row.cpuUsEndToEnd = ((cpuSeconds(server.pid) - cpuAtStart) / row.accepted) * 1e6;
+        const perWebhook = (s: number) => (s / row.accepted!) * 1e6;
+        row.threadsUs = Object.fromEntries([...threadCpuSeconds(server.pid)].map(([name, s]) => [name, perWebhook(s - (threadsAtStart.get(name) ?? 0))]).filter(([, us]) => (us as number) >= 0.5));
+      }
+    } else if (side === 'intake') {
+      row.accepted = (await accepted()) - before;
+      row.cpuUsIngest = (cpuIngest / row.accepted) * 1e6;
+      row.cpuUsEndToEnd = row.cpuUsIngest;
+    } else {
+      row.cpuUsIngest = (cpuIngest / Math.max(1, wrk.requests - wrk.errors)) * 1e6;
+    }
+    ctx.log(
+      `  ingest round ${round + 1}${pinned ? ' pinned' : ''} ${side.padEnd(12)}: ${Math.round(wrk.rps)} req/s, p50 ${wrk.p50Ms.toFixed(2)} ms, p99 ${wrk.p99Ms.toFixed(2)} ms, ` +
+        `errors ${wrk.errors}, RSS ${row.peakRssMb.toFixed(0)} MB, CPU ${(row.cpuCores * 100).toFixed(0)}%, ${row.cpuUsIngest.toFixed(0)} µs/webhook` +
+        (isRelay ? ` (${row.cpuUsEndToEnd?.toFixed(0) ?? 'n/a'} end to end: ${Object.entries(row.threadsUs ?? {}).map(([t, us]) => `${t} ${us.toFixed(0)}`).join(', ')}), accepted ${row.accepted}, delivered ${row.delivered}` : row.accepted !== undefined ? `, stored ${row.accepted}` : ''),
+    );
+    return row;
+  } finally {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * `npm run bench:intake`: the ingest rounds alone, quickly: the relay against the durable-intake
+ * limit (durable-intake.ts), pinned (server on core 0, wrk and this process on core 1) unless told
+ * otherwise, alternating ABBA. With `--before=<another build's dist/src/server.js>` the other build's
+ * relay runs as a side too (same Node flags), so a change is measured against the code before it in
+ * the same run: the CPU µs per webhook ratio is the figure to quote, req/s on a shared machine is not.
+ *
+ *   npm run bench:intake -- [--rounds=3] [--seconds=5] [--warmup=1] [--connections=32]
+ *                           [--sides=relay,intake] [--before=dist/base/src/server.js] [--unpinned]
+ *   --unpinned: unpinned rounds instead of pinned ones; --both: `rounds` of each.
+ *   --before-flags=--flag1,--flag2: the Node flags of the relay-before side (default: this build's).
+ */
+import { resolve } from 'node:path';
+import { scratch, makePlan, type Context } from '../context.js';
+import { startFastDcs, startFastIms } from '../fakes/fake-adobe-fast.js';
+import { fmt, median } from '../harness/stats.js';
+import { loadSamples } from '../load/samples.js';
+import { startLoadGen } from '../load/load-gen-client.js';
+import { writeWrkScript, wrkPath } from '../load/wrk.js';
+import { runIngestRounds, summarize, type IngestSide } from './phase-ingest.js';
+
+const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const flag = (name: string) => process.argv.includes(`--${name}`);
+const rounds = Number(arg('rounds') ?? 3);
+const before = arg('before');
+const sides = (arg('sides')?.split(',') ?? ['relay', 'intake', ...(before ? ['relay-before'] : [])]) as IngestSide[];
+const both = flag('both');
+const unpinnedOnly = flag('unpinned');
+
+async function main() {
+  const wrk = wrkPath();
+  if (!wrk) throw new Error('bench: wrk is not installed');
+  const t0 = performance.now();
+  const log = (m: string) => process.stdout.write(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${m}\n`);
+  const work = scratch();
+  const samples = loadSamples();
+  const ims = await startFastIms();
+  const dcs = await startFastDcs();
+  const gen = await startLoadGen();
+  const plan = makePlan(true, false);
+  const ctx: Context = { plan, wrk, wrkScript: writeWrkScript(work.dir, samples), samples, ims, dcs, gen, dir: work.dir, freshDir: work.fresh, log };
+  try {
+    const all = await runIngestRounds(ctx, {
+      sides,
+      rounds: unpinnedOnly || both ? rounds : 0,
+      pinnedRounds: unpinnedOnly ? 0 : rounds,
+      seconds: Number(arg('seconds') ?? 5),
+      warmupSeconds: Number(arg('warmup') ?? 1),
+      connections: Number(arg('connections') ?? 32),
+      threads: 1,
+      ...(before ? { beforeScript: resolve(before) } : {}),
+      ...(arg('before-flags') !== undefined ? { beforeFlags: arg('before-flags')!.split(',').filter(Boolean) } : {}),
+    });
+    for (const pinned of [false, true]) {
+      const m = summarize(all, pinned);
+      if (!m) continue;
+      log(`${pinned ? 'pinned' : 'unpinned'}, medians over ${rounds} rounds:`);
+      for (const [side, s] of Object.entries(m.sides)) {
+        log(`  ${side.padEnd(12)} ${fmt.int(s.rps)} req/s, p99 ${fmt.ms(s.p99Ms)}, CPU ${fmt.int(s.cpuIngestUs)} µs/webhook ingest, ${fmt.int(s.cpuEndToEndUs)} end to end`);
+      }
+      log(`  relay ÷ limit: req/s ${m.relayOverLimitRps.toFixed(2)}, CPU µs end to end ${m.relayOverLimitCpu.toFixed(2)}`);
+      const relayBefore = m.sides['relay-before'];
+      if (relayBefore && m.sides.relay) {
+        // Per round, then the median: each round's two relays ran back to back.
+        const ratios = [...new Set(all.filter((r) => r.pinned === pinned).map((r) => r.round))].map((round) => {
+          const of = (side: IngestSide) => all.find((r) => r.pinned === pinned && r.round === round && r.side === side)?.cpuUsEndToEnd ?? NaN;
+          return of('relay') / of('relay-before');
+        });
+        log(
+          `  relay ÷ relay-before: CPU µs end to end ${(m.sides.relay.cpuEndToEndUs / relayBefore.cpuEndToEndUs).toFixed(3)} (per round ${ratios.map((x) => x.toFixed(3)).join(', ')}, median ${median(ratios).toFixed(3)}), ` +
+            `ingest ${(m.sides.relay.cpuIngestUs / relayBefore.cpuIngestUs).toFixed(3)}, req/s ${(m.sides.relay.rps / relayBefore.rps).toFixed(3)}`,
+        );
+      }
+    }
+  } finally {
+    await gen.close();
+    await dcs.close();
+    await ims.close();
+    work.remove();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

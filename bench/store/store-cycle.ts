@@ -1,0 +1,77 @@
+/**
+ * The SQLite engine's share of a webhook, in process (no thread, no HTTP): accept in turns of 32,
+ * claim 500, settle 500 delivered with their attempt details, as the relay does under ingest. CPU µs
+ * per webhook (process.cpuUsage: this thread, SQLite's work included) for each step. For measuring a
+ * store change quickly: `tsx bench/store/store-cycle.ts [--events=20000] [--synchronous=normal]`.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/config.js';
+import { normalizeEnvelope } from '../../src/ingest/envelope.js';
+import { mapEvent } from '../../src/mapping/map-event.js';
+import { createSqliteStore } from '../../src/store/sqlite/store.js';
+import type { NewEvent, Settlement } from '../../src/store/types.js';
+import { bodyOf, loadSamples } from '../load/samples.js';
+
+const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const events = Number(arg('events') ?? 20_000);
+const synchronous = (arg('synchronous') ?? 'full') as 'full' | 'normal';
+
+const dir = mkdtempSync(join(tmpdir(), 'store-cycle-'));
+const t00 = performance.now();
+const at = () => (performance.now() - t00).toFixed(0);
+const verbose = process.argv.includes('--verbose');
+const store = createSqliteStore({
+  path: join(dir, 'relay.db'),
+  synchronous,
+  checkpointIntervalMs: 1000,
+  onSlowCheckpoint: (run) => verbose && process.stdout.write(`${at()} ms: checkpoint ${run.mode} ${run.ms.toFixed(0)} ms, WAL ${(run.walBytes / 1e6).toFixed(1)} MB, busy ${run.busy}\n`),
+});
+// --drop=index,...: what an index costs, dropped through a second connection before the run.
+for (const index of arg('drop')?.split(',') ?? []) {
+  const other = new Database(join(dir, 'relay.db'));
+  other.exec(`DROP INDEX ${index}`);
+  other.close();
+}
+const samples = loadSamples();
+const config = loadConfig({
+  CAPILLARY_AUTH_SECRETS: 'store-cycle-secret-0123', STORE_URL: 'sqlite::memory:', AEP_INLET_URL: 'https://dcs.adobedc.net/collection/0123456789abcdef', AEP_FLOW_ID: 'f',
+  AEP_EVENT_DATASET_ID: 'd', AEP_EVENT_SCHEMA_ID: 'https://ns.adobe.com/x/schemas/e', ADOBE_ORG_ID: 'X@AdobeOrg', ADOBE_CLIENT_ID: 'c', ADOBE_CLIENT_SECRET: 's',
+});
+const inputs: NewEvent[] = [];
+for (let i = 0; i < events; i += 1) {
+  const payload = bodyOf(samples, i, `cycle-${i}`);
+  const n = normalizeEnvelope(JSON.parse(payload), Date.now());
+  if (!n.ok) throw new Error('sample is not an event');
+  inputs.push({ event: n.event, payload, mapping: mapEvent(n.event, config.mapping) });
+}
+const cpu = () => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
+const spent = { accept: 0, claim: 0, settle: 0 };
+const t0 = performance.now();
+for (let i = 0; i < events; i += 32) {
+  let at0 = cpu();
+  const wallAt = performance.now();
+  await Promise.all(inputs.slice(i, i + 32).map((input) => store.acceptEvent(input)));
+  spent.accept += cpu() - at0;
+  if (verbose && performance.now() - wallAt > 50) process.stdout.write(`${at()} ms: accept took ${(performance.now() - wallAt).toFixed(0)} ms\n`);
+  if ((i / 32) % 16 === 15 || i + 32 >= events) {
+    at0 = cpu();
+    const claimed = await store.claimDue({ owner: 'w', now: Date.now(), leaseMs: 30_000, limit: 500 });
+    spent.claim += cpu() - at0;
+    at0 = cpu();
+    const now = Date.now();
+    const settlements: Settlement[] = claimed.map((m) => ({ id: m.id, outcome: 'delivered', attempt: { at: now - 5, durationMs: 5, status: 200, batchSize: claimed.length, xactionId: `x-${m.id}` } }));
+    await store.settle('w', settlements, now);
+    spent.settle += cpu() - at0;
+  }
+}
+const wall = performance.now() - t0;
+await store.close();
+rmSync(dir, { recursive: true, force: true });
+const per = (us: number) => (us / events).toFixed(1);
+process.stdout.write(`${events} webhooks, ${synchronous}: accept ${per(spent.accept)} µs, claim ${per(spent.claim)} µs, settle ${per(spent.settle)} µs, total ${per(spent.accept + spent.claim + spent.settle)} µs CPU per webhook; wall ${(wall / events * 1000).toFixed(1)} µs\n`);
