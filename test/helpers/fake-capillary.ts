@@ -8,7 +8,7 @@
 import http from 'node:http';
 import type { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { ServerHarness, headerOne, readBody, sendJson, slotOf, takeFault, type FaultOptions, type FaultSlot } from './fake-server.js';
+import { PathFaults, ServerHarness, headerOne, readBody, sendJson, type FaultOptions } from './fake-server.js';
 
 export type DeliveryStatus = 'DELIVERED' | 'FAILED' | 'RETRYING' | 'PENDING';
 
@@ -76,7 +76,7 @@ export async function startFakeCapillary(options: FakeCapillaryOptions = {}): Pr
   const issuedTokens: string[] = [];
   const requests: CapillaryRequestRecord[] = [];
   const deliveries: FakeDelivery[] = [];
-  const faults: Array<{ match: string | RegExp; slot: FaultSlot<FakeCapillaryFault> }> = [];
+  const faults = new PathFaults<FakeCapillaryFault>();
   let mints = 0;
 
   const inRange = (q: URLSearchParams) => {
@@ -162,10 +162,7 @@ export async function startFakeCapillary(options: FakeCapillaryOptions = {}): Pr
       done(r.status);
     };
     const normal = () => reply(answer(record.method, url, body, token));
-    const entry = faults.find((f) => (typeof f.match === 'string' ? url.pathname.includes(f.match) : f.match.test(url.pathname)));
-    const taken = entry ? takeFault(entry.slot, Math.random) : { exhausted: false };
-    if (entry && taken.exhausted) faults.splice(faults.indexOf(entry), 1);
-    const f = taken.fault;
+    const f = faults.take(url.pathname);
     if (!f) return normal();
     switch (f.kind) {
       case 'status':
@@ -207,15 +204,8 @@ export async function startFakeCapillary(options: FakeCapillaryOptions = {}): Pr
     expireTokens() {
       valid.clear();
     },
-    setFault(match, fault, o = {}) {
-      const at = faults.findIndex((x) => String(x.match) === String(match));
-      if (at !== -1) faults.splice(at, 1);
-      const slot = slotOf(fault, o);
-      if (slot) faults.push({ match, slot });
-    },
-    clearFaults() {
-      faults.length = 0;
-    },
+    setFault: (match, fault, o) => faults.set(match, fault, o),
+    clearFaults: () => faults.clear(),
     release() {
       harness.releaseAll();
     },

@@ -343,14 +343,8 @@ export async function startFakeDcs(options: FakeDcsOptions = {}): Promise<FakeDc
     release() {
       harness.releaseAll();
     },
-    async outage() {
-      await harness.stop();
-      harness.changed('outage');
-    },
-    async restore() {
-      await harness.listen(port);
-      harness.changed('restore');
-    },
+    outage: () => harness.outage(),
+    restore: () => harness.restore(),
     waitFor(predicate, timeoutMs = 10_000) {
       return harness.waitFor(() => predicate(dcs), timeoutMs, 'DCS');
     },

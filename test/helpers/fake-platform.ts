@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import type { FakeIms } from './fake-ims.js';
 import { emptySandbox, type FakeSandbox } from './fake-platform-state.js';
 import { answerRoute, type Reply } from './fake-platform-routes.js';
-import { ServerHarness, headerOne, readBody, sendJson, slotOf, takeFault, type FaultOptions, type FaultSlot } from './fake-server.js';
+import { PathFaults, ServerHarness, headerOne, readBody, sendJson, type FaultOptions } from './fake-server.js';
 
 export * from './fake-platform-state.js';
 
@@ -77,7 +77,7 @@ const gateway = (status: number, errorCode: string, message: string): Reply => (
 
 export async function startFakePlatform(options: FakePlatformOptions = {}): Promise<FakePlatform> {
   const sandboxes = new Map<string, FakeSandbox>((options.sandboxes ?? [emptySandbox()]).map((s) => [s.name, s]));
-  const faults: Array<{ match: string | RegExp; slot: FaultSlot<FakePlatformFault> }> = [];
+  const faults = new PathFaults<FakePlatformFault>();
   const requests: PlatformRequestRecord[] = [];
   const apiKey = options.apiKey ?? options.ims?.clientId;
 
@@ -154,10 +154,7 @@ export async function startFakePlatform(options: FakePlatformOptions = {}): Prom
       reply(answerRoute(sandbox as FakeSandbox, record, url));
     };
 
-    const entry = faults.find((f) => (typeof f.match === 'string' ? url.pathname.includes(f.match) : f.match.test(url.pathname)));
-    const taken = entry ? takeFault(entry.slot, Math.random) : { exhausted: false };
-    if (entry && taken.exhausted) faults.splice(faults.indexOf(entry), 1);
-    const f = taken.fault;
+    const f = faults.take(url.pathname);
     if (!f) return answer();
     switch (f.kind) {
       case 'status':
@@ -195,26 +192,13 @@ export async function startFakePlatform(options: FakePlatformOptions = {}): Prom
     addSandbox(sandbox) {
       sandboxes.set(sandbox.name, sandbox);
     },
-    setFault(match, fault, o = {}) {
-      const at = faults.findIndex((f) => String(f.match) === String(match));
-      if (at !== -1) faults.splice(at, 1);
-      const slot = slotOf(fault, o);
-      if (slot) faults.push({ match, slot });
-    },
-    clearFaults() {
-      faults.length = 0;
-    },
+    setFault: (match, fault, o) => faults.set(match, fault, o),
+    clearFaults: () => faults.clear(),
     release() {
       harness.releaseAll();
     },
-    async outage() {
-      await harness.stop();
-      harness.changed('outage');
-    },
-    async restore() {
-      await harness.listen(port);
-      harness.changed('restore');
-    },
+    outage: () => harness.outage(),
+    restore: () => harness.restore(),
     waitFor(predicate, timeoutMs = 10_000) {
       return harness.waitFor(() => predicate(platform), timeoutMs, 'Platform');
     },

@@ -42,6 +42,17 @@ export class ServerHarness {
     await this.listener.stop();
   }
 
+  /** An outage: stop listening (connections refused) until `restore()`, which listens on the same port again. */
+  async outage(): Promise<void> {
+    await this.stop();
+    this.changed('outage');
+  }
+
+  async restore(): Promise<void> {
+    await this.listen(this.port);
+    this.changed('restore');
+  }
+
   later(ms: number, fn: () => void): void {
     const t = setTimeout(() => {
       this.timers.delete(t);
@@ -148,6 +159,34 @@ export interface FaultOptions {
 
 export function slotOf<F>(fault: F | null, options: FaultOptions): FaultSlot<F> | undefined {
   return fault === null ? undefined : { fault, remaining: options.times ?? Infinity, probability: options.probability ?? 1 };
+}
+
+/**
+ * Faults chosen by request path (a substring, or a pattern), as the Platform and Capillary fakes take
+ * them: one per match, replaced when set again, dropped once its `times` are used up.
+ */
+export class PathFaults<F> {
+  private readonly entries: Array<{ match: string | RegExp; slot: FaultSlot<F> }> = [];
+
+  set(match: string | RegExp, fault: F | null, options: FaultOptions = {}): void {
+    const at = this.entries.findIndex((e) => String(e.match) === String(match));
+    if (at !== -1) this.entries.splice(at, 1);
+    const slot = slotOf(fault, options);
+    if (slot) this.entries.push({ match, slot });
+  }
+
+  clear(): void {
+    this.entries.length = 0;
+  }
+
+  /** The fault for this request's path, if any applies to it now. */
+  take(pathname: string): F | undefined {
+    const entry = this.entries.find((e) => (typeof e.match === 'string' ? pathname.includes(e.match) : e.match.test(pathname)));
+    if (!entry) return undefined;
+    const taken = takeFault(entry.slot, Math.random);
+    if (taken.exhausted) this.entries.splice(this.entries.indexOf(entry), 1);
+    return taken.fault;
+  }
 }
 
 // ---------------------------------------------------------------- IMS
