@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FastDcs, FastIms } from './fakes/fake-adobe-fast.js';
-import type { LoadGen } from './load/load-gen-client.js';
-import type { SampleTemplate } from './load/samples.js';
+import { startFastDcs, startFastIms, type FastDcs, type FastIms } from './fakes/fake-adobe-fast.js';
+import { startLoadGen, type LoadGen } from './load/load-gen-client.js';
+import { loadSamples, type SampleTemplate } from './load/samples.js';
+import { writeWrkScript } from './load/wrk.js';
 
 /** What a run measures, and for how long: the full run (about 11 minutes here) or --quick. */
 export interface Plan {
@@ -75,4 +76,21 @@ export function scratch(): { dir: string; fresh(name: string): string; remove():
     fresh: (name) => mkdtempSync(join(dir, `${name}-${(n += 1)}-`)),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/** What every bench run starts (a scratch folder, the fast fake Adobe, the load generator, wrk's script), and its cleanup. */
+export async function startContext(plan: Plan, wrk: string, log: (message: string) => void): Promise<{ ctx: Context; close(): Promise<void> }> {
+  const work = scratch();
+  const samples = loadSamples();
+  const ims = await startFastIms();
+  const dcs = await startFastDcs();
+  const gen = await startLoadGen();
+  const ctx: Context = { plan, wrk, wrkScript: writeWrkScript(work.dir, samples), samples, ims, dcs, gen, dir: work.dir, freshDir: work.fresh, log };
+  const close = async () => {
+    await gen.close();
+    await dcs.close();
+    await ims.close();
+    work.remove();
+  };
+  return { ctx, close };
 }

@@ -18,9 +18,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { makePlan, scratch, type Context } from './context.js';
-import { startFastDcs, startFastIms } from './fakes/fake-adobe-fast.js';
-import { startLoadGen } from './load/load-gen-client.js';
+import { makePlan, startContext } from './context.js';
 import { drainPhase } from './delivery/phase-drain.js';
 import { ingestPhase } from './ingest/phase-ingest.js';
 import { outagePhase } from './delivery/phase-outage.js';
@@ -32,8 +30,7 @@ import { syncPhase } from './ingest/phase-sync.js';
 import { BENCHMARKS_FILE, consoleTable, markdown, summaryRows, writeBenchmarks, type Results } from './report/report.js';
 import { setRelayEnvOverrides } from './harness/processes.js';
 import { ROOT } from '../support/repo-root.js';
-import { loadSamples } from './load/samples.js';
-import { writeWrkScript, wrkPath, wrkVersion } from './load/wrk.js';
+import { wrkPath, wrkVersion } from './load/wrk.js';
 
 const PHASES = ['ingest', 'postgres', 'sustained', 'drain', 'outage', 'sync', 'stall'] as const;
 type Phase = (typeof PHASES)[number];
@@ -139,21 +136,10 @@ async function main() {
   const loadAtStart = machineLoad();
   const t0 = performance.now();
   const log = (m: string) => process.stdout.write(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${m}\n`);
-  const work = scratch();
-  const samples = loadSamples();
-  const ims = await startFastIms();
-  const dcs = await startFastDcs();
-  const gen = await startLoadGen();
-  const ctx: Context = { plan, wrk, wrkScript: writeWrkScript(work.dir, samples), samples, ims, dcs, gen, dir: work.dir, freshDir: work.fresh, log };
+  const { ctx, close: cleanup } = await startContext(plan, wrk, log);
   const results: Results = { plan, command, startedAt, durationS: 0, environment: environment(wrk, command) };
   const wants = (p: Phase) => !args.only || args.only.includes(p);
   let stopping = false;
-  const cleanup = async () => {
-    await gen.close();
-    await dcs.close();
-    await ims.close();
-    work.remove();
-  };
   process.once('SIGINT', () => {
     if (stopping) return;
     stopping = true;
@@ -162,7 +148,7 @@ async function main() {
   });
 
   try {
-    log(`benchmark${plan.quick ? ' (quick)' : ''}: scratch ${work.dir}`);
+    log(`benchmark${plan.quick ? ' (quick)' : ''}: scratch ${ctx.dir}`);
     if (wants('ingest')) {
       log('1. ingest: relay vs bare Fastify');
       results.ingest = await ingestPhase(ctx);

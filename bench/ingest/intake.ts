@@ -11,12 +11,9 @@
  *   --before-flags=--flag1,--flag2: the Node flags of the relay-before side (default: this build's).
  */
 import { resolve } from 'node:path';
-import { scratch, makePlan, type Context } from '../context.js';
-import { startFastDcs, startFastIms } from '../fakes/fake-adobe-fast.js';
+import { makePlan, startContext } from '../context.js';
 import { fmt, median } from '../harness/stats.js';
-import { loadSamples } from '../load/samples.js';
-import { startLoadGen } from '../load/load-gen-client.js';
-import { writeWrkScript, wrkPath } from '../load/wrk.js';
+import { wrkPath } from '../load/wrk.js';
 import { runIngestRounds, summarize, type IngestSide } from './phase-ingest.js';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -32,13 +29,7 @@ async function main() {
   if (!wrk) throw new Error('bench: wrk is not installed');
   const t0 = performance.now();
   const log = (m: string) => process.stdout.write(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${m}\n`);
-  const work = scratch();
-  const samples = loadSamples();
-  const ims = await startFastIms();
-  const dcs = await startFastDcs();
-  const gen = await startLoadGen();
-  const plan = makePlan(true, false);
-  const ctx: Context = { plan, wrk, wrkScript: writeWrkScript(work.dir, samples), samples, ims, dcs, gen, dir: work.dir, freshDir: work.fresh, log };
+  const { ctx, close } = await startContext(makePlan(true, false), wrk, log);
   try {
     const all = await runIngestRounds(ctx, {
       sides,
@@ -58,7 +49,7 @@ async function main() {
       for (const [side, s] of Object.entries(m.sides)) {
         log(`  ${side.padEnd(12)} ${fmt.int(s.rps)} req/s, p99 ${fmt.ms(s.p99Ms)}, CPU ${fmt.int(s.cpuIngestUs)} µs/webhook ingest, ${fmt.int(s.cpuEndToEndUs)} end to end`);
       }
-      log(`  relay ÷ limit: req/s ${m.relayOverLimitRps.toFixed(2)}, CPU µs end to end ${m.relayOverLimitCpu.toFixed(2)}`);
+      if (m.sides.intake) log(`  relay ÷ limit: req/s ${m.relayOverLimitRps.toFixed(2)}, CPU µs end to end ${m.relayOverLimitCpu.toFixed(2)}`);
       const relayBefore = m.sides['relay-before'];
       if (relayBefore && m.sides.relay) {
         // Per round, then the median: each round's two relays ran back to back.
@@ -73,10 +64,7 @@ async function main() {
       }
     }
   } finally {
-    await gen.close();
-    await dcs.close();
-    await ims.close();
-    work.remove();
+    await close();
   }
 }
 

@@ -9,14 +9,11 @@
  * better-sqlite3 13 ships a Node-API binary, so one node_modules serves both releases.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startFastDcs, startFastIms } from '../fakes/fake-adobe-fast.js';
+import { rmSync } from 'node:fs';
+import { makePlan, startContext } from '../context.js';
 import { cpuSeconds, monitor, relayEnv, sampleProcess, startRelay } from '../harness/processes.js';
 import { acceptedSoFar, median, sleep } from '../harness/stats.js';
-import { loadSamples } from '../load/samples.js';
-import { runWrk, writeWrkScript, wrkPath } from '../load/wrk.js';
+import { runWrk, wrkPath } from '../load/wrk.js';
 
 interface Round {
   node: string;
@@ -40,17 +37,15 @@ const versionOf = (node: string) => execFileSync(node, ['--version'], { encoding
 const wrk = wrkPath();
 if (!wrk) throw new Error('bench: wrk not found (apt-get install wrk)');
 
-const dir = mkdtempSync(join(tmpdir(), 'bench-node-versions-'));
-const ims = await startFastIms();
-const dcs = await startFastDcs();
-const script = writeWrkScript(dir, loadSamples());
+const { ctx, close } = await startContext(makePlan(true, false), wrk, (m) => process.stdout.write(`${m}\n`));
+const { ims, dcs, wrkScript: script } = ctx;
 const results: Round[] = [];
 let run = 0;
 try {
   for (let round = 0; round < rounds; round += 1) {
     const order = round % 2 === 0 ? [a, b] : [b, a];
     for (const node of order) {
-      const storeDir = mkdtempSync(join(dir, 'store-'));
+      const storeDir = ctx.freshDir('store');
       const relay = await startRelay(relayEnv({ dir: storeDir, dcsInletUrl: dcs.inletUrl, ims }), [], node);
       try {
         await sleep(1000);
@@ -74,9 +69,7 @@ try {
     }
   }
 } finally {
-  await ims.close();
-  await dcs.close();
-  rmSync(dir, { recursive: true, force: true });
+  await close();
 }
 
 const summary = (node: string) => {
