@@ -1,8 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSqliteStore } from '../../../src/store/sqlite/store.js';
+import { acceptedPerMinuteSql, Params, placeholders } from '../../../src/store/shared/console-sql.js';
 import { capillaryEvent, describeStoreContract, mapped, outbound } from '../store-contract.js';
 import { describeStoreDataEdges } from '../store-contract-data-edges.js';
 import { describeStoreConsole } from '../store-contract-console.js';
@@ -41,6 +43,25 @@ describe('SQLite store specifics', () => {
     expect(results.every((r) => r.outcome === 'accepted')).toBe(true);
     expect((await store.queueStats(Date.now())).pending).toBe(200);
     await store.close();
+  });
+
+  // Migration 8 (issue 21): every query by acceptance time reads events_received_id, so the index on
+  // received_at alone, one more entry per webhook, is gone.
+  it('reads events by acceptance time through events_received_id alone', async () => {
+    const path = join(dir, 'indexes.db');
+    await createSqliteStore({ path, synchronous: 'full' }).close();
+    const db = new Database(path, { readonly: true });
+    try {
+      const indexes = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'").all() as { name: string }[]).map((r) => r.name);
+      expect(indexes).toContain('events_received_id');
+      expect(indexes).not.toContain('events_received_at');
+      const params = new Params('sqlite');
+      const perMinute = placeholders(acceptedPerMinuteSql(0, 60_000, params), 'sqlite');
+      const plan = (db.prepare(`EXPLAIN QUERY PLAN ${perMinute}`).all(...params.values) as { detail: string }[]).map((r) => r.detail).join(' | ');
+      expect(plan).toContain('COVERING INDEX events_received_id');
+    } finally {
+      db.close();
+    }
   });
 
   it('closing twice is harmless', async () => {
