@@ -50,3 +50,34 @@ export function createLogger(options: { level: string; authHeader?: string; trac
 export function componentLogger(log: { child(bindings: Record<string, unknown>): unknown }, component: string): Logger {
   return log.child({ component }) as Logger;
 }
+
+/** How long a per-event log line stays quiet for its key after it is written. */
+export const EVENT_LOG_INTERVAL_MS = 60_000;
+/** Keys remembered at most: they come from webhooks (event names, orgs), so their number is bounded here. */
+const EVENT_LOG_MAX_KEYS = 1_000;
+
+/**
+ * At most one line per key per interval, for lines a webhook can cause thousands of times a second
+ * (a misrouted brand holds every one of its events; a program without identities warns on each).
+ * The first line of a key is written at once; the rest of its interval is counted, and the count
+ * rides on the key's next line as `suppressed`. Every event is still counted by its metric; what the
+ * log saves is a line per webhook, which at 3,000 webhooks/s cost about a tenth of the relay's CPU
+ * (BENCHMARKS.md) and floods whatever collects the logs.
+ */
+export function createLogThrottle(options: { intervalMs?: number; now?: () => number } = {}) {
+  const intervalMs = options.intervalMs ?? EVENT_LOG_INTERVAL_MS;
+  const now = options.now ?? Date.now;
+  const keys = new Map<string, { quietUntil: number; suppressed: number }>();
+  return (key: string, write: (suppressed: number) => void): void => {
+    const at = now();
+    const known = keys.get(key);
+    if (known && at < known.quietUntil) {
+      known.suppressed += 1;
+      return;
+    }
+    if (known) keys.delete(key);
+    else if (keys.size >= EVENT_LOG_MAX_KEYS) keys.delete(keys.keys().next().value!);
+    keys.set(key, { quietUntil: at + intervalMs, suppressed: 0 });
+    write(known?.suppressed ?? 0);
+  };
+}

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/config.js';
 import { sendError } from '../http/error-handler.js';
+import { createLogThrottle } from '../logger.js';
 import { ErrorBody, WebhookAccepted } from '../http/schemas.js';
 import { KNOWN_EVENT_NAMES } from '../mapping/event-families.js';
 import { ENV_ROUTE_ID, WEBHOOK_PATH } from '../config/route-config.js';
@@ -23,6 +24,11 @@ declare module 'fastify' {
 }
 
 type Outcome = 'accepted' | 'duplicate' | 'unauthorized' | 'invalid' | 'rate_limited' | 'unavailable';
+
+// Throttle keys come from webhooks: names the relay does not know share one key, as they share the
+// metric's `other` label, and an org id only counts as itself while it looks like one (digits).
+const knownName = (eventName: string) => (KNOWN_EVENT_NAMES.has(eventName) ? eventName : 'other');
+const orgKey = (orgId: string | undefined) => (orgId !== undefined && /^\d{1,20}$/.test(orgId) ? orgId : 'other');
 
 function outcomeOf(status: number): Outcome {
   if (status === 401 || status === 403) return 'unauthorized';
@@ -53,6 +59,9 @@ export default async function webhookRoute(app: FastifyInstance, opts: { config:
     return check;
   };
   const allowed = createSourceAllowList(env.WEBHOOK_ALLOWED_CIDRS);
+  // Lines an event can cause at webhook rates: one per route and org (held) or event name (mapping
+  // warnings) a minute, with the count of the ones left out; the metrics count every event.
+  const throttled = createLogThrottle({ now });
   const authLog = app.log.child({ component: 'ingest' });
   if (config.auth.disabled) authLog.warn('CAPILLARY_AUTH_DISABLED=true: webhooks are accepted without authentication');
 
@@ -119,12 +128,22 @@ export default async function webhookRoute(app: FastifyInstance, opts: { config:
       count(event.eventName, result.outcome, routeId);
       if (result.outcome === 'accepted' && held) {
         app.metrics.eventsHeld.inc({ route: routeId });
-        request.log.warn({ eventId: event.eventId, eventName: event.eventName, orgId: event.orgId ?? null, route: routeId }, "event held: its org is not one of the route's CAPILLARY_ORG_IDS; fix the routes file, reload, then replay held events");
+        throttled(`held ${routeId} ${orgKey(event.orgId)}`, (suppressed) =>
+          request.log.warn({ eventId: event.eventId, eventName: event.eventName, orgId: event.orgId ?? null, route: routeId, suppressed }, "event held: its org is not one of the route's CAPILLARY_ORG_IDS; fix the routes file, reload, then replay held events"),
+        );
       } else if (result.outcome === 'accepted') {
         app.metrics.eventsMapped.inc({ status: mapping.status, warning: mapping.warnings[0] ?? 'none' });
         if (result.skippedProfiles > 0) app.metrics.profileRecordsSkipped.inc(result.skippedProfiles);
-        if (mapping.warnings.includes('mapping_error')) request.log.error({ eventId: event.eventId, eventName: event.eventName }, 'mapper failed: event kept as unmapped, to replay after a fix');
-        if (mapping.warnings.includes('no_identity')) request.log.warn({ eventId: event.eventId, eventName: event.eventName }, 'event has no identity: Adobe cannot stitch it to a profile');
+        if (mapping.warnings.includes('mapping_error')) {
+          throttled(`mapping_error ${knownName(event.eventName)}`, (suppressed) =>
+            request.log.error({ eventId: event.eventId, eventName: event.eventName, suppressed }, 'mapper failed: event kept as unmapped, to replay after a fix'),
+          );
+        }
+        if (mapping.warnings.includes('no_identity')) {
+          throttled(`no_identity ${knownName(event.eventName)}`, (suppressed) =>
+            request.log.warn({ eventId: event.eventId, eventName: event.eventName, suppressed }, 'event has no identity: Adobe cannot stitch it to a profile'),
+          );
+        }
         request.log.trace({ eventId: event.eventId, eventName: event.eventName, mapping: mapping.status }, 'event accepted');
       }
       return reply.code(202).send({ eventId: event.eventId, status: result.outcome });

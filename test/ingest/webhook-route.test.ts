@@ -191,4 +191,23 @@ describe('POST /webhooks/capillary', () => {
     expect(text).toContain('relay_webhooks_received_total{event_name="pointsIssued",outcome="accepted"} 1');
     expect(text).toContain('relay_webhooks_received_total{event_name="other",outcome="accepted"} 1');
   });
+
+  // A program whose events carry no identity warns on every one of them: at webhook rates one line
+  // per event name a minute, with the count left out, and the metric counting each event.
+  it('writes the no-identity warning once per event name a minute, with the count it left out', async () => {
+    let clock = Date.parse('2026-12-07T10:00:00Z');
+    t = await buildTestApp({}, { now: () => clock });
+    const noIdentity = (n: number) => ({ eventName: 'cardUpdated', eventId: `card-${n}`, createdAt: clock, data: { card: { number: `c${n}`, status: 'ACTIVE' } } });
+    const warnings = () => t!.logs.lines.map((l) => JSON.parse(l) as { msg: string; suppressed?: number; eventId?: string }).filter((l) => l.msg.startsWith('event has no identity'));
+    for (let n = 1; n <= 5; n += 1) expect((await post(t.app, noIdentity(n))).statusCode).toBe(202);
+    expect(warnings()).toEqual([expect.objectContaining({ eventId: 'card-1', suppressed: 0 })]);
+    clock += 59_999;
+    await post(t.app, noIdentity(6));
+    expect(warnings()).toHaveLength(1);
+    clock += 1;
+    await post(t.app, noIdentity(7));
+    expect(warnings().map((w) => [w.eventId, w.suppressed])).toEqual([['card-1', 0], ['card-7', 5]]);
+    const mapped = await t.app.metrics.registry.getSingleMetricAsString('relay_events_mapped_total');
+    expect(mapped).toMatch(/relay_events_mapped_total\{status="mapped",warning="no_identity"\} 7/);
+  });
 });
