@@ -61,8 +61,9 @@ const EVENT_LOG_MAX_KEYS = 1_000;
  * (a misrouted brand holds every one of its events; a program without identities warns on each).
  * The first line of a key is written at once; the rest of its interval is counted, and the count
  * rides on the key's next line as `suppressed`. Every event is still counted by its metric; what the
- * log saves is a line per webhook, which at 3,000 webhooks/s cost about a tenth of the relay's CPU
- * (BENCHMARKS.md) and floods whatever collects the logs.
+ * log saves is a line per webhook: thousands a second flood whatever collects the logs, and cost the
+ * relay CPU (every webhook held, side by side: 0.76 of the CPU per webhook unpinned, 0.98 pinned to
+ * one core; BENCHMARKS.md).
  */
 export function createLogThrottle(options: { intervalMs?: number; now?: () => number } = {}) {
   const intervalMs = options.intervalMs ?? EVENT_LOG_INTERVAL_MS;

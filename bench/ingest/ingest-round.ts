@@ -13,10 +13,16 @@ import { relayNodeFlags } from '../../support/relay-node-flags.js';
  * `bare`: bare Fastify, the HTTP ceiling. `relay-normal`: a diagnostic, the relay with
  * STORE_SYNCHRONOUS=normal (no fsync per commit). `relay-before`: another build's relay
  * (`bench:intake --before=<its dist/src/server.js>`), to measure a change side by side.
+ * `relay-held`: a diagnostic, the relay's intake alone: its route lists an org no sample carries, so
+ * every webhook is authenticated, parsed, committed and answered 202 as `held`, and nothing is mapped,
+ * queued or delivered. Beside `relay` and `intake` it splits the relay's CPU into intake and the rest.
  */
-export type IngestSide = 'relay' | 'intake' | 'bare' | 'relay-normal' | 'relay-before';
+export type IngestSide = 'relay' | 'intake' | 'bare' | 'relay-normal' | 'relay-before' | 'relay-held';
 
-const RELAYS: readonly IngestSide[] = ['relay', 'relay-normal', 'relay-before'];
+/** An org id none of the samples carries (bench/load/samples.ts): every webhook of `relay-held` is held. */
+const NO_SAMPLE_ORG = '1';
+
+const RELAYS: readonly IngestSide[] = ['relay', 'relay-normal', 'relay-before', 'relay-held'];
 export const isRelaySide = (side: IngestSide) => RELAYS.includes(side);
 
 export interface IngestRound {
@@ -65,7 +71,8 @@ const countRows = (path: string): number => {
 async function startSide(ctx: Context, side: IngestSide, dir: string, o: RoundOptions): Promise<ServerProcess> {
   if (side === 'bare') return startServer('bare-fastify', distScript('bench/ingest/bare-fastify.js'), { PORT: '0' });
   if (side === 'intake') return startServer('durable-intake', distScript('bench/ingest/durable-intake.js'), { PORT: '0', STORE_PATH: join(dir, 'intake.db') });
-  const env = relayEnv({ dir, dcsInletUrl: ctx.dcs.inletUrl, ims: ctx.ims, extra: side === 'relay-normal' ? { STORE_SYNCHRONOUS: 'normal' } : {} });
+  const extra: Record<string, string> = side === 'relay-normal' ? { STORE_SYNCHRONOUS: 'normal' } : side === 'relay-held' ? { CAPILLARY_ORG_IDS: NO_SAMPLE_ORG } : {};
+  const env = relayEnv({ dir, dcsInletUrl: ctx.dcs.inletUrl, ims: ctx.ims, extra });
   if (side === 'relay-before') {
     if (!o.beforeScript) throw new Error('bench: the relay-before side needs --before=<dist/src/server.js of the other build>');
     // Same Node flags as this build's relay: the comparison is of the code, not of the flags.
@@ -103,10 +110,12 @@ export async function measureRound(ctx: Context, side: IngestSide, round: number
       row.delivered = ctx.dcs.stats().messages - deliveredBefore;
       row.pendingAfter = metricSum(text, 'relay_queue_pending');
       row.cpuUsIngest = (cpuIngest / row.accepted) * 1e6;
-      // End to end: the same start, until every webhook this relay accepted (warm-up included) has
-      // reached the fake Adobe (one message each), and its settle has had a moment to commit.
-      const allDelivered = await until(() => ctx.dcs.stats().messages - deliveredAtStart >= acceptedInAll, 60_000, 20);
-      await sleep(100);
+      // End to end: the same start, until every webhook this relay accepted (warm-up included) and
+      // did not hold has reached the fake Adobe (one message each), and its settle has had a moment to commit.
+      // A held webhook is never delivered (relay-held holds them all): only the others are waited for.
+      const toDeliver = acceptedInAll - metricSum(text, 'relay_events_held_total');
+      const allDelivered = await until(() => ctx.dcs.stats().messages - deliveredAtStart >= toDeliver, 60_000, 20);
+      if (toDeliver > 0) await sleep(100);
       if (allDelivered) {
         row.cpuUsEndToEnd = ((cpuSeconds(server.pid) - cpuAtStart) / row.accepted) * 1e6;
         const perWebhook = (s: number) => (s / row.accepted!) * 1e6;

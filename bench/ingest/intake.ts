@@ -9,9 +9,12 @@
  *                           [--sides=relay,intake] [--before=dist/base/src/server.js] [--unpinned]
  *   --unpinned: unpinned rounds instead of pinned ones; --both: `rounds` of each.
  *   --before-flags=--flag1,--flag2: the Node flags of the relay-before side (default: this build's).
+ *   --relay-env=NAME=VALUE,...: settings for every relay side (relay, relay-before, relay-held).
+ *   --sides=relay,relay-held,intake: the relay against its own intake alone (every webhook held).
  */
 import { resolve } from 'node:path';
 import { makePlan, startContext } from '../context.js';
+import { setRelayEnvOverrides } from '../harness/processes.js';
 import { fmt, median } from '../harness/stats.js';
 import { wrkPath } from '../load/wrk.js';
 import { runIngestRounds, summarize, type IngestSide } from './phase-ingest.js';
@@ -25,6 +28,15 @@ const both = flag('both');
 const unpinnedOnly = flag('unpinned');
 
 async function main() {
+  setRelayEnvOverrides(
+    Object.fromEntries(
+      (arg('relay-env')?.split(',') ?? []).filter(Boolean).map((pair) => {
+        const at = pair.indexOf('=');
+        if (at < 1) throw new Error(`bench: --relay-env takes NAME=VALUE pairs, not ${pair}`);
+        return [pair.slice(0, at), pair.slice(at + 1)];
+      }),
+    ),
+  );
   const wrk = wrkPath();
   if (!wrk) throw new Error('bench: wrk is not installed');
   const t0 = performance.now();
