@@ -123,7 +123,10 @@ export function deliveredPerMinuteSql(since: number, until: number, params: Para
     WHERE at >= ${params.add(since)} AND at < ${params.add(until)} AND outcome = 'delivered' GROUP BY (at / 60000)`;
 }
 
-export const ATTEMPTS_OF_EVENT = `SELECT * FROM delivery_attempts WHERE event_id = {1} ORDER BY at, id`;
+/** An event's attempt rows, in no order: SQLite adds each message's delivered attempt, kept on its row. */
+export const ATTEMPT_ROWS_OF_EVENT = `SELECT id, message_id, event_id, at, duration_ms, status, batch_size, outcome, xaction_id, error
+  FROM delivery_attempts WHERE event_id = {1}`;
+export const ATTEMPTS_OF_EVENT = `${ATTEMPT_ROWS_OF_EVENT} ORDER BY at, id`;
 
 /** Drops a message's attempts beyond the newest ATTEMPTS_KEPT_PER_MESSAGE. */
 export const TRIM_ATTEMPTS = `DELETE FROM delivery_attempts WHERE message_id = {1} AND id <= (

@@ -59,8 +59,10 @@ export function prepareStatements(db: Database.Database) {
     eventsByStatusRoute: db.prepare(`SELECT * FROM events WHERE mapping_status = ? AND coalesce(route, 'default') = ? AND event_id > ? ORDER BY event_id LIMIT ?`),
     eventsAllRoute: db.prepare(`SELECT * FROM events WHERE coalesce(route, 'default') = ? AND event_id > ? ORDER BY event_id LIMIT ?`),
     eventRoute: db.prepare('SELECT route FROM events WHERE event_id = ?'),
+    // The delivered attempt's details go on the row itself (migration 9): no attempts row for it.
     settleDelivered: db.prepare(
-      `UPDATE messages SET state = 'delivered', attempts = attempts + 1, settled_at = ?, lease_owner = NULL, last_error = NULL
+      `UPDATE messages SET state = 'delivered', attempts = attempts + 1, settled_at = ?, lease_owner = NULL, last_error = NULL,
+         delivered_attempt_at = ?, delivered_duration_ms = ?, delivered_status = ?, delivered_batch_size = ?, delivered_xaction_id = ?
        WHERE id = ? AND lease_owner = ? AND state = 'in_flight'`,
     ),
     // A profile record whose retry comes after a newer record for the same member was queued would

@@ -3,6 +3,7 @@ import type { MappingResult, QueuedMessage } from '../../mapping/types.js';
 import type { PendingAccept } from '../shared/commit-queue.js';
 import { customerIdOfEvent } from '../shared/console-rows.js';
 import { messageBody } from '../shared/message-body.js';
+import { withoutNul } from '../shared/text.js';
 import { DEFAULT_ROUTE, type AcceptResult, type Settlement } from '../types.js';
 import type { SqliteConsole } from './console.js';
 import type { ClaimRow, Statements } from './statements.js';
@@ -68,14 +69,26 @@ export function createSqliteTransactions(db: Database.Database, sql: Statements,
     }
   };
 
+  /**
+   * A delivery that succeeded keeps its attempt on the message row (migration 9); only attempts
+   * that failed get a delivery_attempts row. A delivered settlement whose lease was lost (the row
+   * did not change) still has its attempt recorded as a row, as every attempt made is.
+   */
   const settleAll = db.transaction((owner: string, settlements: Settlement[], now: number) => {
+    const asRows: Settlement[] = [];
     for (const s of settlements) {
-      if (s.outcome === 'delivered') sql.settleDelivered.run(now, s.id, owner);
-      else if (s.outcome === 'retry') sql.settleRetry.run(s.nextAttemptAt, s.error, s.id, owner);
+      if (s.outcome === 'delivered') {
+        const a = s.attempt;
+        const onRow = sql.settleDelivered.run(now, a?.at ?? null, a ? Math.max(0, Math.round(a.durationMs)) : null, a?.status ?? null, a?.batchSize ?? null, a?.xactionId === undefined ? null : withoutNul(a.xactionId), s.id, owner).changes > 0;
+        if (!onRow) asRows.push(s);
+        continue;
+      }
+      if (s.outcome === 'retry') sql.settleRetry.run(s.nextAttemptAt, s.error, s.id, owner);
       else if (s.outcome === 'release') sql.release.run(s.nextAttemptAt, s.id, owner);
       else sql.settleDead.run(s.reason, s.error, now, s.id, owner);
+      asRows.push(s);
     }
-    consoleSql.recordAttempts(settlements);
+    consoleSql.recordAttempts(asRows);
   });
 
   const claim = db.transaction((owner: string, now: number, leaseUntil: number, limit: number, route: string | undefined) =>
