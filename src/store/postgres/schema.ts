@@ -211,6 +211,15 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   // events_received_id (received_at, event_id), which serves every query it served: one index entry
   // less per webhook. An older relay on this schema (a rolling deploy) only loses an index it did not need.
   `DROP INDEX IF EXISTS events_received_at;`,
+  // 10: performance round three (issue 21), as SQLite's migration 9: a delivery that succeeds is
+  // recorded on its message row, in the settlement's one statement, not as a delivery_attempts row
+  // with three index entries and a trim. Failed attempts keep their rows; the console reads both.
+  `ALTER TABLE messages ADD COLUMN delivered_attempt_at BIGINT,
+     ADD COLUMN delivered_duration_ms INTEGER,
+     ADD COLUMN delivered_status INTEGER,
+     ADD COLUMN delivered_batch_size INTEGER,
+     ADD COLUMN delivered_xaction_id TEXT;
+   CREATE INDEX messages_delivered_attempt_at ON messages (delivered_attempt_at) WHERE delivered_attempt_at IS NOT NULL;`,
 ];
 
 /**

@@ -2,6 +2,7 @@
  * The PostgreSQL store's statements. Column names match the SQLite store's (src/store/shared/views.ts maps
  * rows for both); times are epoch-ms BIGINTs supplied by the caller, never the database clock.
  */
+import { withoutNul } from '../shared/text.js';
 import type { PoolClient } from 'pg';
 import type { MappingResult, QueuedMessage } from '../../mapping/types.js';
 import { messageBody } from '../shared/message-body.js';
@@ -47,9 +48,16 @@ export const SQL = {
                            WHEN 'retry' THEN CASE WHEN ${SUPERSEDED} THEN 'superseded_by_newer_profile' ELSE m.dead_reason END
                            ELSE m.dead_reason END,
              settled_at = CASE WHEN u.outcome IN ('delivered', 'dead') THEN $6 ELSE m.settled_at END,
-             lease_owner = NULL
-           FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[]) AS u(id, outcome, at, reason, error)
-           WHERE m.id = u.id AND m.lease_owner = $7 AND m.state = 'in_flight'`,
+             lease_owner = NULL,
+             delivered_attempt_at = CASE WHEN u.outcome = 'delivered' THEN u.d_at ELSE m.delivered_attempt_at END,
+             delivered_duration_ms = CASE WHEN u.outcome = 'delivered' THEN u.d_ms ELSE m.delivered_duration_ms END,
+             delivered_status = CASE WHEN u.outcome = 'delivered' THEN u.d_status ELSE m.delivered_status END,
+             delivered_batch_size = CASE WHEN u.outcome = 'delivered' THEN u.d_batch ELSE m.delivered_batch_size END,
+             delivered_xaction_id = CASE WHEN u.outcome = 'delivered' THEN u.d_xaction ELSE m.delivered_xaction_id END
+           FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $8::bigint[], $9::int[], $10::int[], $11::int[], $12::text[])
+                AS u(id, outcome, at, reason, error, d_at, d_ms, d_status, d_batch, d_xaction)
+           WHERE m.id = u.id AND m.lease_owner = $7 AND m.state = 'in_flight'
+           RETURNING m.id, u.outcome`,
   settleDelivered: `UPDATE messages SET state = 'delivered', attempts = attempts + 1, settled_at = $1, lease_owner = NULL, last_error = NULL
                     WHERE id = ANY($2::bigint[]) AND lease_owner = $3 AND state = 'in_flight'`,
   // A profile record retried after a newer one for the same member was queued would overwrite newer
@@ -111,20 +119,33 @@ export async function insertMessages(client: PoolClient, eventId: string, route:
 }
 
 /** Records a batch's outcomes in one statement; fenced by the lease owner, as each outcome alone. */
-export async function settleAll(db: Pick<PoolClient, 'query'>, owner: string, settlements: Settlement[], now: number): Promise<void> {
+/**
+ * Every settlement in one statement; a delivery's attempt goes on its message row. Answers the ids
+ * whose delivery was recorded there: the caller records every other attempt as a row (a delivery
+ * whose lease was lost included, so no attempt made goes unrecorded).
+ */
+export async function settleAll(db: Pick<PoolClient, 'query'>, owner: string, settlements: Settlement[], now: number): Promise<Set<number>> {
   const ids: number[] = [];
   const outcomes: string[] = [];
   const at: (number | null)[] = [];
   const reasons: (string | null)[] = [];
   const errors: (string | null)[] = [];
+  const delivered = { at: [] as (number | null)[], ms: [] as (number | null)[], status: [] as (number | null)[], batch: [] as (number | null)[], xaction: [] as (string | null)[] };
   for (const s of settlements) {
     ids.push(s.id);
     outcomes.push(s.outcome);
     at.push(s.outcome === 'retry' || s.outcome === 'release' ? s.nextAttemptAt : null);
     reasons.push(s.outcome === 'dead' ? s.reason : null);
     errors.push(s.outcome === 'retry' || s.outcome === 'dead' ? s.error : null);
+    const a = s.outcome === 'delivered' ? s.attempt : undefined;
+    delivered.at.push(a?.at ?? null);
+    delivered.ms.push(a ? Math.max(0, Math.round(a.durationMs)) : null);
+    delivered.status.push(a?.status ?? null);
+    delivered.batch.push(a?.batchSize ?? null);
+    delivered.xaction.push(a?.xactionId === undefined ? null : withoutNul(a.xactionId));
   }
-  await db.query(SQL.settle, [ids, outcomes, at, reasons, errors, now, owner]);
+  const { rows } = await db.query<{ id: string; outcome: string }>(SQL.settle, [ids, outcomes, at, reasons, errors, now, owner, delivered.at, delivered.ms, delivered.status, delivered.batch, delivered.xaction]);
+  return new Set(rows.filter((r) => r.outcome === 'delivered').map((r) => Number(r.id)));
 }
 
 /**

@@ -123,10 +123,11 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     settle(owner, settlements, now) {
       return run(async () => {
         if (settlements.length === 0) return;
-        // The UPDATE is one statement; the console's attempt log (issue 14) adds its own two.
+        // The UPDATE is one statement (deliveries' attempts on their rows); the console's log of the
+        // other attempts (issue 14) adds its own two when there are any.
         await tx(async (client) => {
-          await settleAll(client, withoutNul(owner), cleanSettlements(settlements), now);
-          await recordAttemptsPostgres(client, settlements);
+          const deliveredOnRow = await settleAll(client, withoutNul(owner), cleanSettlements(settlements), now);
+          await recordAttemptsPostgres(client, settlements.filter((s) => !(s.outcome === 'delivered' && deliveredOnRow.has(s.id))));
         });
       });
     },

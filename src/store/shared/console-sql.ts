@@ -118,15 +118,34 @@ export function acceptedPerMinuteSql(since: number, until: number, params: Param
     WHERE received_at >= ${params.add(since)} AND received_at < ${params.add(until)} GROUP BY (received_at / 60000)`;
 }
 
+/**
+ * Deliveries per minute: each message's delivery, kept on its row (SQLite migration 9, PostgreSQL
+ * 10), and the delivered attempt rows written before those.
+ */
 export function deliveredPerMinuteSql(since: number, until: number, params: Params): string {
-  return `SELECT (at / 60000) * 60000 AS minute, count(*) AS n FROM delivery_attempts
-    WHERE at >= ${params.add(since)} AND at < ${params.add(until)} AND outcome = 'delivered' GROUP BY (at / 60000)`;
+  return `SELECT minute, sum(n) AS n FROM (
+      SELECT (at / 60000) * 60000 AS minute, count(*) AS n FROM delivery_attempts
+        WHERE at >= ${params.add(since)} AND at < ${params.add(until)} AND outcome = 'delivered' GROUP BY (at / 60000)
+      UNION ALL
+      SELECT (delivered_attempt_at / 60000) * 60000 AS minute, count(*) AS n FROM messages
+        WHERE delivered_attempt_at >= ${params.add(since)} AND delivered_attempt_at < ${params.add(until)} GROUP BY (delivered_attempt_at / 60000)
+    ) d GROUP BY minute`;
 }
 
-/** An event's attempt rows, in no order: SQLite adds each message's delivered attempt, kept on its row. */
-export const ATTEMPT_ROWS_OF_EVENT = `SELECT id, message_id, event_id, at, duration_ms, status, batch_size, outcome, xaction_id, error
-  FROM delivery_attempts WHERE event_id = {1}`;
-export const ATTEMPTS_OF_EVENT = `${ATTEMPT_ROWS_OF_EVENT} ORDER BY at, id`;
+/**
+ * An event's attempts, oldest first: the rows (attempts that failed, and deliveries recorded before
+ * the delivery moved onto its message row) and each message's delivery, from its row. `{1}` twice:
+ * SQLite binds it twice, PostgreSQL once.
+ */
+export const ATTEMPTS_OF_EVENT = `SELECT * FROM (
+    SELECT id, message_id, event_id, at, duration_ms, status, batch_size, outcome, xaction_id, error
+      FROM delivery_attempts WHERE event_id = {1}
+    UNION ALL
+    SELECT NULL AS id, id AS message_id, event_id, delivered_attempt_at AS at, delivered_duration_ms AS duration_ms,
+           delivered_status AS status, delivered_batch_size AS batch_size, 'delivered' AS outcome,
+           delivered_xaction_id AS xaction_id, NULL AS error
+      FROM messages WHERE event_id = {1} AND delivered_attempt_at IS NOT NULL
+  ) a ORDER BY at, id IS NULL, id`;
 
 /** Drops a message's attempts beyond the newest ATTEMPTS_KEPT_PER_MESSAGE. */
 export const TRIM_ATTEMPTS = `DELETE FROM delivery_attempts WHERE message_id = {1} AND id <= (

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import {
   acceptedPerMinuteSql,
-  ATTEMPT_ROWS_OF_EVENT,
+  ATTEMPTS_OF_EVENT,
   countDeadLettersSql,
   deadLetterGroupsSql,
   deadLettersSql,
@@ -32,17 +32,7 @@ export function createSqliteConsole(db: Database.Database) {
      SELECT ?, event_id, ?, ?, ?, ?, ?, ?, ? FROM messages WHERE id = ?`,
   );
   const trimAttempts = db.prepare(sql(TRIM_ATTEMPTS));
-  // An event's attempts: the rows (attempts that failed, and older databases' deliveries) and each
-  // message's delivered attempt, kept on its row since migration 9; in time order, a delivery last.
-  const attemptsOfEvent = db.prepare(
-    `SELECT * FROM (${sql(ATTEMPT_ROWS_OF_EVENT)}
-       UNION ALL
-       SELECT NULL AS id, id AS message_id, event_id, delivered_attempt_at AS at, delivered_duration_ms AS duration_ms,
-              delivered_status AS status, delivered_batch_size AS batch_size, 'delivered' AS outcome,
-              delivered_xaction_id AS xaction_id, NULL AS error
-         FROM messages WHERE event_id = ? AND delivered_attempt_at IS NOT NULL)
-     ORDER BY at, id IS NULL, id`,
-  );
+  const attemptsOfEvent = db.prepare(sql(ATTEMPTS_OF_EVENT));
   /** Statements built per filter shape are few: cache them by text. */
   const cache = new Map<string, Database.Statement>();
   const all = <T>(build: (params: Params) => string): T[] => {
@@ -87,11 +77,7 @@ export function createSqliteConsole(db: Database.Database) {
     },
     activity(since, until) {
       const accepted = all<{ minute: number; n: number }>((p) => acceptedPerMinuteSql(since, until, p));
-      const delivered = all<{ minute: number; n: number }>(
-        (p) => `SELECT minute, sum(n) AS n FROM (${deliveredPerMinuteSql(since, until, p)}
-           UNION ALL SELECT (delivered_attempt_at / 60000) * 60000 AS minute, count(*) AS n FROM messages
-           WHERE delivered_attempt_at >= ${p.add(since)} AND delivered_attempt_at < ${p.add(until)} GROUP BY (delivered_attempt_at / 60000)) GROUP BY minute`,
-      );
+      const delivered = all<{ minute: number; n: number }>((p) => deliveredPerMinuteSql(since, until, p));
       return mergeMinutes(since, until, accepted, delivered);
     },
   };

@@ -14,6 +14,7 @@ import { describeStoreConsole } from '../store-contract-console.js';
 import { describeStoreRoutes } from '../store-contract-routes.js';
 import { describeStoreChunks } from '../store-contract-chunks.js';
 import { describeStoreAccounting } from '../store-contract-accounting.js';
+import { describeAttemptRows } from '../store-attempt-rows.js';
 
 const logger = pino({ level: 'silent' });
 const T0 = 1_750_000_000_000;
@@ -44,6 +45,21 @@ describeStoreConsole('PostgreSQL', { open: async () => open(await createTestData
 describeStoreRoutes('PostgreSQL', { open: async () => open(await createTestDatabase()) });
 describeStoreChunks('PostgreSQL', { open: async () => open(await createTestDatabase()) });
 describeStoreAccounting('PostgreSQL', { open: async () => open(await createTestDatabase()) });
+describeAttemptRows('PostgreSQL (migration 10)', async () => {
+  const url = await createTestDatabase();
+  return {
+    store: await open(url),
+    async attemptRows() {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        return (await client.query<{ outcome: string }>('SELECT outcome FROM delivery_attempts ORDER BY id')).rows.map((r) => r.outcome);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+});
 
 describe('PostgreSQL store: several replicas on one database', () => {
   let url: string;

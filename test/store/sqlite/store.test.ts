@@ -11,6 +11,7 @@ import { describeStoreConsole } from '../store-contract-console.js';
 import { describeStoreRoutes } from '../store-contract-routes.js';
 import { describeStoreChunks } from '../store-contract-chunks.js';
 import { describeStoreAccounting } from '../store-contract-accounting.js';
+import { describeAttemptRows } from '../store-attempt-rows.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'relay-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -22,6 +23,20 @@ describeStoreConsole('SQLite', { open: async () => createSqliteStore({ path: joi
 describeStoreRoutes('SQLite', { open: async () => createSqliteStore({ path: join(dir, `routes-${++n}.db`), synchronous: 'full' }) });
 describeStoreChunks('SQLite', { open: async () => createSqliteStore({ path: join(dir, `chunks-${++n}.db`), synchronous: 'full' }) });
 describeStoreAccounting('SQLite', { open: async () => createSqliteStore({ path: join(dir, `accounting-${++n}.db`), synchronous: 'full' }) });
+describeAttemptRows('SQLite (migration 9)', async () => {
+  const path = join(dir, `attempt-rows-${++n}.db`);
+  return {
+    store: createSqliteStore({ path, synchronous: 'full' }),
+    async attemptRows() {
+      const db = new Database(path, { readonly: true });
+      try {
+        return (db.prepare('SELECT outcome FROM delivery_attempts ORDER BY id').all() as { outcome: string }[]).map((r) => r.outcome);
+      } finally {
+        db.close();
+      }
+    },
+  };
+});
 
 describe('SQLite store specifics', () => {
   it('keeps committed events across a reopen of the same file (WAL)', async () => {
@@ -62,39 +77,6 @@ describe('SQLite store specifics', () => {
     } finally {
       db.close();
     }
-  });
-
-  // Migration 9 (issue 21): a delivery that succeeds costs its settlement no attempts row, index
-  // entries or trim; the console reads it from the message row. Failed attempts keep their rows, and
-  // so does a delivery whose lease was lost, so no attempt made goes unrecorded.
-  it('records a successful delivery on its message row, failed attempts and lost leases as attempt rows', async () => {
-    const path = join(dir, 'delivered-on-row.db');
-    const store = createSqliteStore({ path, synchronous: 'full' });
-    const attemptRows = () => {
-      const db = new Database(path, { readonly: true });
-      try {
-        return db.prepare('SELECT outcome FROM delivery_attempts ORDER BY id').all() as { outcome: string }[];
-      } finally {
-        db.close();
-      }
-    };
-    const detail = (at: number) => ({ at, durationMs: 7, status: 200, batchSize: 2, xactionId: `x-${at}` });
-    const [first, second] = [capillaryEvent(), capillaryEvent()];
-    for (const event of [first!, second!]) await store.acceptEvent({ event, payload: '{}', mapping: mapped(outbound(event.eventId)) });
-    const [a, b] = await store.claimDue({ owner: 'w', now: Date.now(), leaseMs: 60_000, limit: 2 });
-    await store.settle('w', [{ id: a!.id, outcome: 'retry', nextAttemptAt: 0, error: 'http_5xx: 503', attempt: { ...detail(1), status: 503, error: 'busy' } }], 1);
-    await store.settle('w', [{ id: b!.id, outcome: 'delivered', attempt: detail(2) }], 2);
-    expect(attemptRows()).toEqual([{ outcome: 'retry' }]);
-    expect(await store.listAttempts(b!.eventId)).toEqual([{ messageId: b!.id, outcome: 'delivered', at: 2, durationMs: 7, status: 200, batchSize: 2, xactionId: 'x-2' }]);
-
-    const [again] = await store.claimDue({ owner: 'w', now: Date.now(), leaseMs: 60_000, limit: 1 });
-    // Another owner's settlement of a message it no longer holds: the row stays as it is, the attempt is kept.
-    await store.settle('someone-else', [{ id: again!.id, outcome: 'delivered', attempt: detail(3) }], 3);
-    expect(attemptRows()).toEqual([{ outcome: 'retry' }, { outcome: 'delivered' }]);
-    await store.settle('w', [{ id: again!.id, outcome: 'delivered', attempt: detail(4) }], 4);
-    expect((await store.listAttempts(again!.eventId)).map((x) => [x.outcome, x.at])).toEqual([['retry', 1], ['delivered', 3], ['delivered', 4]]);
-    expect(attemptRows()).toHaveLength(2);
-    await store.close();
   });
 
   it('closing twice is harmless', async () => {
