@@ -28,7 +28,7 @@ import { stallPhase } from './stall/phase-stall.js';
 import { sustainedPhase } from './ingest/phase-sustained.js';
 import { syncPhase } from './ingest/phase-sync.js';
 import { BENCHMARKS_FILE, consoleTable, markdown, summaryRows, writeBenchmarks, type Results } from './report/report.js';
-import { setRelayEnvOverrides } from './harness/processes.js';
+import { relayEnvArgument, setRelayEnvOverrides } from './harness/processes.js';
 import { ROOT } from '../support/repo-root.js';
 import { wrkPath, wrkVersion } from './load/wrk.js';
 
@@ -41,14 +41,7 @@ function parseArgs(argv: string[]) {
   const onlyArg = argv.find((a) => a.startsWith('--only='));
   const only = onlyArg ? (onlyArg.slice('--only='.length).split(',') as Phase[]) : undefined;
   for (const p of only ?? []) if (!PHASES.includes(p)) throw new Error(`bench: unknown phase ${p} (use ${PHASES.join(', ')})`);
-  const envArg = argv.find((a) => a.startsWith('--relay-env='));
-  const relayEnv = Object.fromEntries(
-    (envArg ? envArg.slice('--relay-env='.length).split(',') : []).filter(Boolean).map((pair) => {
-      const at = pair.indexOf('=');
-      if (at < 1) throw new Error(`bench: --relay-env takes NAME=VALUE pairs, not ${pair}`);
-      return [pair.slice(0, at), pair.slice(at + 1)];
-    }),
-  );
+  const relayEnv = relayEnvArgument(argv);
   const unknown = argv.filter((a) => !['--quick', '--no-profile'].includes(a) && !a.startsWith('--only=') && !a.startsWith('--relay-env='));
   if (unknown.length) throw new Error(`bench: unknown option ${unknown.join(' ')} (use --quick, --no-profile, --only=PHASES, --relay-env=K=V,...)`);
   return { quick, profile: !noProfile && (!only || only.includes('drain')), only, relayEnv };

@@ -51,6 +51,18 @@ export function setRelayEnvOverrides(values: Record<string, string>): void {
   overrides = values;
 }
 
+/** The `--relay-env=NAME=VALUE,...` argument of `argv`, as settings (none when it is absent). */
+export function relayEnvArgument(argv: readonly string[]): Record<string, string> {
+  const given = argv.find((a) => a.startsWith('--relay-env='))?.slice('--relay-env='.length);
+  return Object.fromEntries(
+    (given?.split(',') ?? []).filter(Boolean).map((pair) => {
+      const at = pair.indexOf('=');
+      if (at < 1) throw new Error(`bench: --relay-env takes NAME=VALUE pairs, not ${pair}`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  );
+}
+
 /** What every bench relay is given: free ports on 127.0.0.1, the samples' secret, a store, a fake Adobe. */
 export function baseRelayEnv(o: { storeUrl: string; dcsInletUrl: string; ims: RelayEnvOptions['ims'] }): Record<string, string> {
   return {

@@ -14,7 +14,7 @@
  */
 import { resolve } from 'node:path';
 import { makePlan, startContext } from '../context.js';
-import { setRelayEnvOverrides } from '../harness/processes.js';
+import { relayEnvArgument, setRelayEnvOverrides } from '../harness/processes.js';
 import { fmt, median } from '../harness/stats.js';
 import { wrkPath } from '../load/wrk.js';
 import { runIngestRounds, summarize, type IngestSide } from './phase-ingest.js';
@@ -28,15 +28,7 @@ const both = flag('both');
 const unpinnedOnly = flag('unpinned');
 
 async function main() {
-  setRelayEnvOverrides(
-    Object.fromEntries(
-      (arg('relay-env')?.split(',') ?? []).filter(Boolean).map((pair) => {
-        const at = pair.indexOf('=');
-        if (at < 1) throw new Error(`bench: --relay-env takes NAME=VALUE pairs, not ${pair}`);
-        return [pair.slice(0, at), pair.slice(at + 1)];
-      }),
-    ),
-  );
+  setRelayEnvOverrides(relayEnvArgument(process.argv));
   const wrk = wrkPath();
   if (!wrk) throw new Error('bench: wrk is not installed');
   const t0 = performance.now();
