@@ -164,17 +164,10 @@ export async function startFakeCapillary(options: FakeCapillaryOptions = {}): Pr
     const normal = () => reply(answer(record.method, url, body, token));
     const f = faults.take(url.pathname);
     if (!f) return normal();
+    if (f.kind === 'slow' || f.kind === 'hold' || f.kind === 'reset') return harness.playTransportFault(f, res, normal, done);
     switch (f.kind) {
       case 'status':
         return reply({ status: f.status, body: f.body ?? errors(f.status, f.status, http.STATUS_CODES[f.status] ?? 'Error').body });
-      case 'slow':
-        return harness.later(f.delayMs, normal);
-      case 'hold':
-        harness.hold(normal, res);
-        return done('held');
-      case 'reset':
-        res.socket?.destroy();
-        return done('reset');
     }
   }
 

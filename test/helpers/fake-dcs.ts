@@ -295,19 +295,12 @@ export async function startFakeDcs(options: FakeDcsOptions = {}): Promise<FakeDc
     };
 
     if (!f || f.kind === 'partial' || f.kind === 'drop-entries' || f.kind === 'garbled') return answer();
+    if (f.kind === 'slow' || f.kind === 'hold' || f.kind === 'reset') return harness.playTransportFault(f, res, answer, done);
     switch (f.kind) {
       case 'status': {
         const headers: Record<string, string> = f.retryAfter === undefined ? {} : { 'retry-after': f.retryAfter };
         return reply(f.status, f.body ?? problem(f.status, http.STATUS_CODES[f.status] ?? 'Error'), headers);
       }
-      case 'reset':
-        res.socket?.destroy();
-        return done('reset');
-      case 'slow':
-        return harness.later(f.delayMs, answer);
-      case 'hold':
-        harness.hold(answer, res);
-        return done('held');
     }
   }
 

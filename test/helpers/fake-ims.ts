@@ -178,6 +178,7 @@ export async function startFakeIms(options: FakeImsOptions = {}): Promise<FakeIm
     };
     const f = taken.fault;
     if (!f) return answer();
+    if (f.kind === 'slow' || f.kind === 'hold' || f.kind === 'reset') return harness.playTransportFault(f, res, answer, done);
     switch (f.kind) {
       case 'invalid_client':
         sendJson(res, 400, { error: 'invalid_client', error_description: 'invalid client_secret parameter' });
@@ -188,14 +189,6 @@ export async function startFakeIms(options: FakeImsOptions = {}): Promise<FakeIm
       case 'status':
         sendJson(res, f.status, { error: 'server_error', error_description: 'temporarily unavailable' });
         return done(f.status);
-      case 'reset':
-        res.socket?.destroy();
-        return done('reset');
-      case 'slow':
-        return harness.later(f.delayMs, answer);
-      case 'hold':
-        harness.hold(answer, res);
-        return done('held');
     }
   }
 

@@ -156,18 +156,11 @@ export async function startFakePlatform(options: FakePlatformOptions = {}): Prom
 
     const f = faults.take(url.pathname);
     if (!f) return answer();
+    if (f.kind === 'slow' || f.kind === 'hold' || f.kind === 'reset') return harness.playTransportFault(f, res, answer, done);
     switch (f.kind) {
       case 'status':
         if (f.body !== undefined) return reply({ status: f.status, body: f.body });
         return reply(gateway(f.status, f.errorCode ?? String(f.status), f.message ?? http.STATUS_CODES[f.status] ?? 'Error'));
-      case 'slow':
-        return harness.later(f.delayMs, answer);
-      case 'hold':
-        harness.hold(answer, res);
-        return done('held');
-      case 'reset':
-        res.socket?.destroy();
-        return done('reset');
     }
   }
 

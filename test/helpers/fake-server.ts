@@ -1,5 +1,5 @@
 /**
- * Plumbing shared by the fake Adobe servers (fake-ims.ts, fake-dcs.ts): a real HTTP server on
+ * Plumbing shared by the fake servers (IMS, DCS, Platform, Capillary): a real HTTP server on
  * 127.0.0.1:0 that can go down and come back on the same port, hold or reset requests, and tell
  * waiters about every state change.
  */
@@ -13,6 +13,9 @@ export interface Held {
   release(): void;
   destroy(): void;
 }
+
+/** Faults that act on the connection rather than the answer (ServerHarness.playTransportFault). */
+export type TransportFault = { kind: 'slow'; delayMs: number } | { kind: 'hold' } | { kind: 'reset' };
 
 export class ServerHarness {
   readonly events = new EventEmitter();
@@ -73,6 +76,17 @@ export class ServerHarness {
       },
     };
     this.held.add(h);
+  }
+
+  /**
+   * The faults every fake plays alike: answer `delayMs` late, hold the answer until released, or cut
+   * the connection. `done` records the outcome of the last two (a late answer records its own).
+   */
+  playTransportFault(fault: TransportFault, res: http.ServerResponse, answer: () => void, done: (outcome: 'held' | 'reset') => void): void {
+    if (fault.kind === 'slow') return this.later(fault.delayMs, answer);
+    if (fault.kind === 'hold') this.hold(answer, res);
+    else res.socket?.destroy();
+    done(fault.kind === 'hold' ? 'held' : 'reset');
   }
 
   releaseAll(): void {
