@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { createSqliteStore } from '../../src/store/sqlite/store.js';
+import { accountingSourcesEnv } from '../../test/helpers/accounting-world.js';
 import { startFakeCapillary } from '../../test/helpers/fake-capillary.js';
 import { startFakePlatform } from '../../test/helpers/fake-platform.js';
 import { seedSqlite, SPAN_MS } from '../console/console-seed.js';
@@ -47,16 +48,7 @@ for (let i = 0; i < EVENTS; i += 1) {
 }
 platform.sandbox().metrics.push({ metric: 'timeseries.ingestion.dataset.recordsuccess.count', labels: { dataSetId: 'bench-event-dataset' }, dps: Object.fromEntries([...perDay].map(([d, n]) => [new Date(d).toISOString(), n])) });
 
-const accountingEnv = {
-  ADMIN_TOKEN: ADMIN,
-  AEP_PLATFORM_URL: platform.origin,
-  CAPILLARY_API_URL: capillary.origin,
-  CAPILLARY_API_KEY: capillary.key,
-  CAPILLARY_API_SECRET: capillary.secret,
-  CAPILLARY_CONSUMER_GROUP_ID: capillary.consumerGroupId,
-  ACCOUNTING_LAG_MINUTES: '0',
-  ACCOUNTING_INTERVAL_MS: '86400000',
-};
+const accountingEnv = { ADMIN_TOKEN: ADMIN, ...accountingSourcesEnv(platform, capillary) };
 
 async function runOnce(relay: ServerProcess): Promise<{ ms: number; cpuS: number; windows: number }> {
   const cpu = cpuSeconds(relay.pid);

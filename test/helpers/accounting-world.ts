@@ -32,24 +32,28 @@ export interface AccountingWorld {
   close(): Promise<void>;
 }
 
-export async function startAccountingWorld(overrides: Record<string, string> = {}): Promise<AccountingWorld> {
-  const ims = await startFakeIms();
-  const dcs = await startFakeDcs({ ims, validate: xdmMessageValidator });
-  const platform = await startFakePlatform({ ims, orgId: AEP.orgId });
-  const capillary = await startFakeCapillary();
-  const env = aepEnv(ims, dcs, {
-    ...QUICK_DELIVERY_ENV,
+/**
+ * Accounting's sources for a relay (also bench/accounting): the fake Platform API and Capillary's,
+ * Adobe's lag off so the current day is judged, and no run by timer (runs are asked for).
+ */
+export function accountingSourcesEnv(platform: FakePlatform, capillary: FakeCapillary): Record<string, string> {
+  return {
     AEP_PLATFORM_URL: platform.origin,
-    AEP_SANDBOX_NAME: 'prod',
     CAPILLARY_API_URL: capillary.origin,
     CAPILLARY_API_KEY: capillary.key,
     CAPILLARY_API_SECRET: capillary.secret,
     CAPILLARY_CONSUMER_GROUP_ID: capillary.consumerGroupId,
     ACCOUNTING_LAG_MINUTES: '0',
-    // No run by timer during a test: runs are asked for.
     ACCOUNTING_INTERVAL_MS: '86400000',
-    ...overrides,
-  });
+  };
+}
+
+export async function startAccountingWorld(overrides: Record<string, string> = {}): Promise<AccountingWorld> {
+  const ims = await startFakeIms();
+  const dcs = await startFakeDcs({ ims, validate: xdmMessageValidator });
+  const platform = await startFakePlatform({ ims, orgId: AEP.orgId });
+  const capillary = await startFakeCapillary();
+  const env = aepEnv(ims, dcs, { ...QUICK_DELIVERY_ENV, AEP_SANDBOX_NAME: 'prod', ...accountingSourcesEnv(platform, capillary), ...overrides });
   return {
     ims,
     dcs,
