@@ -2,11 +2,10 @@
  * The PostgreSQL store's statements. Column names match the SQLite store's (src/store/shared/views.ts maps
  * rows for both); times are epoch-ms BIGINTs supplied by the caller, never the database clock.
  */
-import { withoutNul } from '../shared/text.js';
 import type { PoolClient } from 'pg';
 import type { MappingResult, QueuedMessage } from '../../mapping/types.js';
 import { messageBody } from '../shared/message-body.js';
-import { customerIdOfEvent } from '../shared/console-rows.js';
+import { customerIdOfEvent, storedAttempt } from '../shared/console-rows.js';
 import type { NewEvent, Settlement } from '../types.js';
 
 export interface ClaimRow {
@@ -137,12 +136,12 @@ export async function settleAll(db: Pick<PoolClient, 'query'>, owner: string, se
     at.push(s.outcome === 'retry' || s.outcome === 'release' ? s.nextAttemptAt : null);
     reasons.push(s.outcome === 'dead' ? s.reason : null);
     errors.push(s.outcome === 'retry' || s.outcome === 'dead' ? s.error : null);
-    const a = s.outcome === 'delivered' ? s.attempt : undefined;
+    const a = s.outcome === 'delivered' && s.attempt ? storedAttempt(s.attempt) : undefined;
     delivered.at.push(a?.at ?? null);
-    delivered.ms.push(a ? Math.max(0, Math.round(a.durationMs)) : null);
+    delivered.ms.push(a?.durationMs ?? null);
     delivered.status.push(a?.status ?? null);
     delivered.batch.push(a?.batchSize ?? null);
-    delivered.xaction.push(a?.xactionId === undefined ? null : withoutNul(a.xactionId));
+    delivered.xaction.push(a?.xactionId ?? null);
   }
   const { rows } = await db.query<{ id: string; outcome: string }>(SQL.settle, [ids, outcomes, at, reasons, errors, now, owner, delivered.at, delivered.ms, delivered.status, delivered.batch, delivered.xaction]);
   return new Set(rows.filter((r) => r.outcome === 'delivered').map((r) => Number(r.id)));

@@ -4,7 +4,7 @@ import type { AttemptOutcome, AttemptView, EventSummary } from '../console-types
 import type { AttemptRow, SearchRow } from './console-sql.js';
 import type { EventState } from '../types.js';
 import { withoutNul } from './text.js';
-import type { Settlement } from '../types.js';
+import type { AttemptDetail, Settlement } from '../types.js';
 
 const num = (value: number | string): number => (typeof value === 'number' ? value : Number(value));
 
@@ -50,21 +50,23 @@ export interface AttemptInsert {
   error: string | null;
 }
 
+/** An attempt's details as both engines store them, in a row or on a delivered message: whole, non-negative milliseconds, no NUL. */
+export function storedAttempt(a: AttemptDetail): Omit<AttemptInsert, 'messageId' | 'outcome'> {
+  return {
+    at: a.at,
+    durationMs: Math.max(0, Math.round(a.durationMs)),
+    status: a.status,
+    batchSize: a.batchSize,
+    xactionId: a.xactionId === undefined ? null : withoutNul(a.xactionId),
+    error: a.error === undefined ? null : withoutNul(a.error),
+  };
+}
+
 export function attemptsOf(settlements: Settlement[]): AttemptInsert[] {
   const out: AttemptInsert[] = [];
   for (const s of settlements) {
     if (s.outcome === 'release' || !s.attempt) continue;
-    const a = s.attempt;
-    out.push({
-      messageId: s.id,
-      at: a.at,
-      durationMs: Math.max(0, Math.round(a.durationMs)),
-      status: a.status,
-      batchSize: a.batchSize,
-      outcome: s.outcome,
-      xactionId: a.xactionId === undefined ? null : withoutNul(a.xactionId),
-      error: a.error === undefined ? null : withoutNul(a.error),
-    });
+    out.push({ messageId: s.id, outcome: s.outcome, ...storedAttempt(s.attempt) });
   }
   return out;
 }

@@ -1,9 +1,8 @@
 import type Database from 'better-sqlite3';
 import type { MappingResult, QueuedMessage } from '../../mapping/types.js';
 import type { PendingAccept } from '../shared/commit-queue.js';
-import { customerIdOfEvent } from '../shared/console-rows.js';
+import { customerIdOfEvent, storedAttempt } from '../shared/console-rows.js';
 import { messageBody } from '../shared/message-body.js';
-import { withoutNul } from '../shared/text.js';
 import { DEFAULT_ROUTE, type AcceptResult, type Settlement } from '../types.js';
 import type { SqliteConsole } from './console.js';
 import type { ClaimRow, Statements } from './statements.js';
@@ -78,8 +77,8 @@ export function createSqliteTransactions(db: Database.Database, sql: Statements,
     const asRows: Settlement[] = [];
     for (const s of settlements) {
       if (s.outcome === 'delivered') {
-        const a = s.attempt;
-        const onRow = sql.settleDelivered.run(now, a?.at ?? null, a ? Math.max(0, Math.round(a.durationMs)) : null, a?.status ?? null, a?.batchSize ?? null, a?.xactionId === undefined ? null : withoutNul(a.xactionId), s.id, owner).changes > 0;
+        const a = s.attempt && storedAttempt(s.attempt);
+        const onRow = sql.settleDelivered.run(now, a?.at ?? null, a?.durationMs ?? null, a?.status ?? null, a?.batchSize ?? null, a?.xactionId ?? null, s.id, owner).changes > 0;
         if (!onRow) asRows.push(s);
         continue;
       }
