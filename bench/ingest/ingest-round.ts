@@ -16,8 +16,10 @@ import { relayNodeFlags } from '../../support/relay-node-flags.js';
  * `relay-held`: a diagnostic, the relay's intake alone: its route lists an org no sample carries, so
  * every webhook is authenticated, parsed, committed and answered 202 as `held`, and nothing is mapped,
  * queued or delivered. Beside `relay` and `intake` it splits the relay's CPU into intake and the rest.
+ * `least-relay`: the limit plus mapping and delivery at their cheapest (least-relay.ts), the least a
+ * relay that does the whole job can cost in this stack.
  */
-export type IngestSide = 'relay' | 'intake' | 'bare' | 'relay-normal' | 'relay-before' | 'relay-held';
+export type IngestSide = 'relay' | 'intake' | 'bare' | 'relay-normal' | 'relay-before' | 'relay-held' | 'least-relay';
 
 /** An org id none of the samples carries (bench/load/samples.ts): every webhook of `relay-held` is held. */
 const NO_SAMPLE_ORG = '1';
@@ -59,18 +61,25 @@ export interface RoundOptions {
   beforeFlags?: string[];
 }
 
-const countRows = (path: string): number => {
+const readIntake = <T>(path: string, sql: string): T => {
   const db = new Database(path, { readonly: true });
   try {
-    return (db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
+    return db.prepare(sql).get() as T;
   } finally {
     db.close();
   }
 };
+const countRows = (path: string) => readIntake<{ n: number }>(path, 'SELECT count(*) AS n FROM events').n;
+/** The least relay's events not yet delivered: past its cursor. */
+const undelivered = (path: string) => readIntake<{ n: number }>(path, 'SELECT count(*) AS n FROM events WHERE rowid > (SELECT upto FROM delivered)').n;
 
 async function startSide(ctx: Context, side: IngestSide, dir: string, o: RoundOptions): Promise<ServerProcess> {
   if (side === 'bare') return startServer('bare-fastify', distScript('bench/ingest/bare-fastify.js'), { PORT: '0' });
   if (side === 'intake') return startServer('durable-intake', distScript('bench/ingest/durable-intake.js'), { PORT: '0', STORE_PATH: join(dir, 'intake.db') });
+  if (side === 'least-relay') {
+    const env = relayEnv({ dir, dcsInletUrl: ctx.dcs.inletUrl, ims: ctx.ims });
+    return startServer('least-relay', distScript('bench/ingest/least-relay.js'), { ...env, PORT: '0', STORE_PATH: join(dir, 'intake.db') });
+  }
   const extra: Record<string, string> = side === 'relay-normal' ? { STORE_SYNCHRONOUS: 'normal' } : side === 'relay-held' ? { CAPILLARY_ORG_IDS: NO_SAMPLE_ORG } : {};
   const env = relayEnv({ dir, dcsInletUrl: ctx.dcs.inletUrl, ims: ctx.ims, extra });
   if (side === 'relay-before') {
@@ -89,7 +98,8 @@ export async function measureRound(ctx: Context, side: IngestSide, round: number
   if (pinned) pin(server.pid, String(SERVER_CPU));
   const load = (seconds: number, tag: string) =>
     runWrk(ctx.wrk, { url: server.url, script: ctx.wrkScript, prefix: `ingest${runId}${tag}`, seconds, connections: o.connections, threads: o.threads, ...(pinned ? { cpu: LOAD_CPU } : {}) });
-  const accepted = async () => (isRelay ? metricSum(await scrape(server.opsUrl), 'relay_webhooks_received_total', 'outcome="accepted"') : side === 'intake' ? countRows(join(dir, 'intake.db')) : 0);
+  const storesRows = side === 'intake' || side === 'least-relay';
+  const accepted = async () => (isRelay ? metricSum(await scrape(server.opsUrl), 'relay_webhooks_received_total', 'outcome="accepted"') : storesRows ? countRows(join(dir, 'intake.db')) : 0);
   try {
     const deliveredAtStart = ctx.dcs.stats().messages;
     await load(o.warmupSeconds, 'w');
@@ -125,13 +135,19 @@ export async function measureRound(ctx: Context, side: IngestSide, round: number
       row.accepted = (await accepted()) - before;
       row.cpuUsIngest = (cpuIngest / row.accepted) * 1e6;
       row.cpuUsEndToEnd = row.cpuUsIngest;
+    } else if (side === 'least-relay') {
+      row.accepted = (await accepted()) - before;
+      row.cpuUsIngest = (cpuIngest / row.accepted) * 1e6;
+      // End to end as the relay's: from the same start until its cursor has passed every event.
+      if (await until(() => undelivered(join(dir, 'intake.db')) === 0, 60_000, 20)) row.cpuUsEndToEnd = ((cpuSeconds(server.pid) - cpuAtStart) / row.accepted) * 1e6;
+      row.delivered = ctx.dcs.stats().messages - deliveredBefore;
     } else {
       row.cpuUsIngest = (cpuIngest / Math.max(1, wrk.requests - wrk.errors)) * 1e6;
     }
     ctx.log(
       `  ingest round ${round + 1}${pinned ? ' pinned' : ''} ${side.padEnd(12)}: ${Math.round(wrk.rps)} req/s, p50 ${wrk.p50Ms.toFixed(2)} ms, p99 ${wrk.p99Ms.toFixed(2)} ms, ` +
         `errors ${wrk.errors}, RSS ${row.peakRssMb.toFixed(0)} MB, CPU ${(row.cpuCores * 100).toFixed(0)}%, ${row.cpuUsIngest.toFixed(0)} µs/webhook` +
-        (isRelay ? ` (${row.cpuUsEndToEnd?.toFixed(0) ?? 'n/a'} end to end: ${Object.entries(row.threadsUs ?? {}).map(([t, us]) => `${t} ${us.toFixed(0)}`).join(', ')}), accepted ${row.accepted}, delivered ${row.delivered}` : row.accepted !== undefined ? `, stored ${row.accepted}` : ''),
+        (isRelay ? ` (${row.cpuUsEndToEnd?.toFixed(0) ?? 'n/a'} end to end: ${Object.entries(row.threadsUs ?? {}).map(([t, us]) => `${t} ${us.toFixed(0)}`).join(', ')}), accepted ${row.accepted}, delivered ${row.delivered}` : row.accepted !== undefined ? `, stored ${row.accepted}${row.delivered !== undefined ? `, delivered ${row.delivered}, ${row.cpuUsEndToEnd?.toFixed(0) ?? 'n/a'} µs end to end` : ''}` : ''),
     );
     return row;
   } finally {

@@ -11,6 +11,8 @@
  *   --before-flags=--flag1,--flag2: the Node flags of the relay-before side (default: this build's).
  *   --relay-env=NAME=VALUE,...: settings for every relay side (relay, relay-before, relay-held).
  *   --sides=relay,relay-held,intake: the relay against its own intake alone (every webhook held).
+ *   --sides=relay,least-relay,intake: the relay against the least a relay that maps and delivers
+ *   can cost (least-relay.ts).
  */
 import { resolve } from 'node:path';
 import { makePlan, startContext } from '../context.js';
@@ -54,6 +56,11 @@ async function main() {
         log(`  ${side.padEnd(12)} ${fmt.int(s.rps)} req/s, p99 ${fmt.ms(s.p99Ms)}, CPU ${fmt.int(s.cpuIngestUs)} µs/webhook ingest, ${fmt.int(s.cpuEndToEndUs)} end to end`);
       }
       if (m.sides.intake) log(`  relay ÷ limit: req/s ${m.relayOverLimitRps.toFixed(2)}, CPU µs end to end ${m.relayOverLimitCpu.toFixed(2)}`);
+      const least = m.sides['least-relay'];
+      if (least && m.sides.intake) {
+        const over = (s: { cpuEndToEndUs: number } | undefined) => ((s?.cpuEndToEndUs ?? NaN) / least.cpuEndToEndUs).toFixed(2);
+        log(`  least relay ÷ limit: CPU µs end to end ${(least.cpuEndToEndUs / m.sides.intake.cpuEndToEndUs).toFixed(2)}, req/s ${(least.rps / m.sides.intake.rps).toFixed(2)}; relay ÷ least relay ${over(m.sides.relay)}, relay-held ÷ least relay ${over(m.sides['relay-held'])}`);
+      }
       const relayBefore = m.sides['relay-before'];
       if (relayBefore && m.sides.relay) {
         // Per round, then the median: each round's two relays ran back to back.

@@ -123,13 +123,14 @@ const EMPTY: Side = { rps: NaN, p50Ms: NaN, p99Ms: NaN, rpsRange: [NaN, NaN], p9
 /**
  * 1. Ingest: the relay (real process, fresh store, delivering to the fake Adobe as in production)
  * against the durable-intake limit (the least a relay that commits before its 202 can do in this
- * stack) and bare Fastify answering 202 (the HTTP ceiling). Unpinned rounds, then rounds with each
+ * stack), the least relay (the limit plus mapping and delivery at their cheapest: what a relay that
+ * does the whole job costs at least) and bare Fastify answering 202 (the HTTP ceiling). Unpinned rounds, then rounds with each
  * server pinned to one core and wrk to the other. Besides req/s, each side's CPU time
  * (/proc/PID/stat, every thread) per accepted webhook: steadier than req/s on a shared machine.
  */
 export async function ingestPhase(ctx: Context): Promise<IngestResult> {
   const p = ctx.plan.ingest;
-  const sides: IngestSide[] = ['relay', 'intake', 'bare', ...(p.diagnoseFsync ? (['relay-normal'] as const) : [])];
+  const sides: IngestSide[] = ['relay', 'intake', 'least-relay', 'bare', ...(p.diagnoseFsync ? (['relay-normal'] as const) : [])];
   const rounds = await runIngestRounds(ctx, { ...p, sides });
   const unpinned = summarize(rounds, false)!;
   const pinned = summarize(rounds, true);

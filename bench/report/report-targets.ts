@@ -165,6 +165,27 @@ function limitRows(ingest: IngestResult): Row[] {
   ];
 }
 
+/**
+ * The least relay (bench/ingest/least-relay.ts) splits the relay ÷ limit ratio in two: what mapping
+ * and delivering cost at least (least relay ÷ limit), and what the relay's design costs over that
+ * (relay ÷ least relay). No floor: it says where the CPU floor's room goes.
+ */
+function leastRelayRow(ingest: IngestResult): Row | undefined {
+  const main = ingest.pinned ?? ingest.unpinned;
+  const least = main.sides['least-relay'];
+  const { relay, intake } = main.sides;
+  if (!least || !relay || !intake) return undefined;
+  return {
+    measure: 'Diagnostic: the least relay (the limit plus mapping and delivery at their cheapest), CPU µs per webhook end to end',
+    floor: NONE,
+    goal: NONE,
+    result:
+      `${ingest.pinned ? 'pinned' : 'unpinned'}: least relay ${fmt.int(least.cpuEndToEndUs)} µs = ${ratio(least.cpuEndToEndUs / intake.cpuEndToEndUs)} of the limit (${fmt.int(intake.cpuEndToEndUs)}); ` +
+      `the relay ${fmt.int(relay.cpuEndToEndUs)} µs = ${ratio(relay.cpuEndToEndUs / least.cpuEndToEndUs)} of the least relay`,
+    verdict: '',
+  };
+}
+
 /** Issue 6's targets not restated by issue 12, and the diagnostics (no floor, no goal). */
 function otherRows(r: Results): Row[] {
   const rows: Row[] = [];
@@ -185,6 +206,8 @@ function otherRows(r: Results): Row[] {
       result: `${ratio(ingest.p99Ratio)}: ${fmt.ms(ingest.relay.p99Ms)} vs ${fmt.ms(ingest.bare.p99Ms)} (p50 ${fmt.ms(ingest.relay.p50Ms)} vs ${fmt.ms(ingest.bare.p50Ms)})`,
       verdict: judge(ingest.p99Ratio, 3, 2, 'lower', '3'),
     });
+    const leastRow = leastRelayRow(ingest);
+    if (leastRow) rows.push(leastRow);
     const c = ingest.cpu;
     rows.push({
       measure: 'CPU per accepted webhook (process CPU ÷ webhooks, all threads)',
