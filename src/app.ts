@@ -1,4 +1,4 @@
-import { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Logger } from 'pino';
 import accountingPlugin from './accounting/accounting-plugin.js';
@@ -10,6 +10,7 @@ import edgePlugin from './http/edge.js';
 import { installErrorHandler } from './http/error-handler.js';
 import listenersPlugin from './http/listeners.js';
 import { SHARED_SCHEMAS } from './http/schemas.js';
+import { lazyRequestLogger } from './logger.js';
 import webhookRoute from './ingest/webhook-route.js';
 import adminRoutes from './ops/admin-routes.js';
 import consolePlugin from './ops/console-plugin.js';
@@ -55,6 +56,8 @@ export function serverOptions(config: Config, logger: Logger) {
     // One line per request, written by relayApp's onResponse hook: debug for successes, info for
     // refusals (Fastify's default is two info lines per request, too many at webhook rates).
     logController: new LogController({ disableRequestLogging: true }),
+    // The request's child logger (reqId) only once the request writes a line (logger.ts).
+    childLoggerFactory: lazyRequestLogger as unknown as FastifyServerOptions['childLoggerFactory'],
     ajv: { customOptions: { removeAdditional: false as const, coerceTypes: 'array' as const, useDefaults: true } },
   };
 }
@@ -76,9 +79,12 @@ async function relayApp(app: FastifyInstance, opts: AppOptions) {
   await app.register(listenersPlugin, { config: opts.config });
   await app.register(edgePlugin, { config: opts.config });
   app.addHook('onResponse', async (request, reply) => {
+    const refused = reply.statusCode >= 400;
+    // Built only when written: a success is a debug line, off by default.
+    if (!refused && !(request.log as Logger).isLevelEnabled('debug')) return;
     // ip: the client address TRUST_PROXY vouches for, the one the allow-list and rate limit used.
     const line = { method: request.method, url: request.url.split('?')[0]?.slice(0, 200), ip: request.ip, statusCode: reply.statusCode, responseTimeMs: Math.round(reply.elapsedTime * 10) / 10 };
-    if (reply.statusCode >= 400) request.log.info(line, 'request refused');
+    if (refused) request.log.info(line, 'request refused');
     else request.log.debug(line, 'request completed');
   });
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
