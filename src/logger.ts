@@ -84,7 +84,64 @@ export function createLogThrottle(options: { intervalMs?: number; now?: () => nu
 }
 
 type LevelMethod = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
-const LEVEL_METHODS: readonly LevelMethod[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
+
+/**
+ * A request's logger whose pino child is made on the first line written at an enabled level. A class,
+ * so a request costs one small object: closures per request would be most of what it saves.
+ */
+class LazyChildLogger {
+  #child: Logger | undefined;
+  constructor(
+    private readonly parent: Logger,
+    private readonly bindings: Record<string, unknown>,
+  ) {}
+
+  private real(): Logger {
+    return (this.#child ??= this.parent.child(this.bindings));
+  }
+
+  private write(method: LevelMethod, args: unknown[]): void {
+    if (!this.#child && !this.parent.isLevelEnabled(method)) return;
+    (this.real()[method] as (...a: unknown[]) => void)(...args);
+  }
+
+  get level(): string {
+    return (this.#child ?? this.parent).level;
+  }
+
+  // Setting a request's level is the child's own (as with pino's child), never the parent's.
+  set level(level: string) {
+    this.real().level = level;
+  }
+
+  isLevelEnabled(level: string): boolean {
+    return (this.#child ?? this.parent).isLevelEnabled(level);
+  }
+
+  child(bindings: Record<string, unknown>, options?: object): Logger {
+    return this.real().child(bindings, options);
+  }
+
+  silent(): void {}
+  fatal(...args: unknown[]): void {
+    this.write('fatal', args);
+  }
+  error(...args: unknown[]): void {
+    this.write('error', args);
+  }
+  warn(...args: unknown[]): void {
+    this.write('warn', args);
+  }
+  info(...args: unknown[]): void {
+    this.write('info', args);
+  }
+  debug(...args: unknown[]): void {
+    this.write('debug', args);
+  }
+  trace(...args: unknown[]): void {
+    this.write('trace', args);
+  }
+}
 
 /**
  * Fastify's `childLoggerFactory`: the request's logger (its `reqId` binding) made only when the
@@ -97,25 +154,5 @@ const LEVEL_METHODS: readonly LevelMethod[] = ['fatal', 'error', 'warn', 'info',
 export function lazyRequestLogger(parent: Logger, bindings: Record<string, unknown>, options: { level?: string }): Logger {
   // A route with its own log level: its child is what Fastify would have made.
   if (options.level) return parent.child(bindings, options);
-  let child: Logger | undefined;
-  const real = () => (child ??= parent.child(bindings));
-  const lazy: Record<string, unknown> = {
-    child: (more: Record<string, unknown>, moreOptions?: object) => real().child(more, moreOptions),
-    isLevelEnabled: (level: string) => (child ?? parent).isLevelEnabled(level),
-    silent: () => undefined,
-  };
-  for (const method of LEVEL_METHODS) {
-    lazy[method] = (...args: unknown[]) => {
-      if (!child && !parent.isLevelEnabled(method)) return;
-      (real()[method] as (...a: unknown[]) => void)(...args);
-    };
-  }
-  Object.defineProperty(lazy, 'level', {
-    get: () => (child ?? parent).level,
-    // Setting a request's level is the child's own (as with pino's child), never the parent's.
-    set: (level: string) => {
-      real().level = level;
-    },
-  });
-  return lazy as unknown as Logger;
+  return new LazyChildLogger(parent, bindings) as unknown as Logger;
 }
