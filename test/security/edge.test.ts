@@ -135,7 +135,12 @@ describe('client addresses: only what TRUST_PROXY vouches for', () => {
 
     it('limits bad credentials per client address before authenticating them (429 from the headers)', async () => {
       const from = { 'x-forwarded-for': '10.5.5.5' };
-      for (let i = 0; i < 3; i++) expect((await post(r.url, {}, { ...from, authorization: 'wrong-secret' })).status).toBe(401);
+      for (let i = 0; i < 3; i++) {
+        const under = await post(r.url, {}, { ...from, authorization: 'wrong-secret' });
+        expect(under.status).toBe(401);
+        // Under the limit nothing about it is said: Capillary reads no x-ratelimit-* header.
+        expect([...under.headers.keys()].filter((name) => name.startsWith('x-ratelimit'))).toEqual([]);
+      }
       const answer = await sendHeadersOnly(r.url, 'POST', '/webhooks/capillary', { ...PROMISED_BODY, ...from, authorization: 'wrong-secret' });
       expect(answer.status).toBe(429);
       expect(Number(answer.headers['retry-after'])).toBeGreaterThan(0);
