@@ -46,7 +46,7 @@ export interface IngestRound {
    * (relay sides). The limit's and bare Fastify's end to end is their ingest: they deliver nothing.
    */
   cpuUsEndToEnd?: number;
-  /** Relay sides: the end-to-end CPU µs per webhook by thread (threadCpuSeconds), where it goes. */
+  /** Relay sides and the least relay: the end-to-end CPU µs per webhook by thread (threadCpuSeconds), where it goes. */
   threadsUs?: Record<string, number>;
 }
 
@@ -90,6 +90,14 @@ async function startSide(ctx: Context, side: IngestSide, dir: string, o: RoundOp
   return startRelay(env);
 }
 
+/** CPU µs per webhook by thread since `atStart` (threadCpuSeconds), threads under 0.5 µs left out. */
+function threadsPerWebhook(pid: number, atStart: Map<string, number>, webhooks: number): Record<string, number> {
+  return Object.fromEntries(
+    [...threadCpuSeconds(pid)].map(([name, s]) => [name, ((s - (atStart.get(name) ?? 0)) / webhooks) * 1e6] as const).filter(([, us]) => us >= 0.5),
+  );
+}
+const threadsText = (row: IngestRound) => Object.entries(row.threadsUs ?? {}).map(([t, us]) => `${t} ${us.toFixed(0)}`).join(', ');
+
 /** One round of one side: a fresh server (and store), a warm-up, then wrk for `seconds`. */
 export async function measureRound(ctx: Context, side: IngestSide, round: number, pinned: boolean, o: RoundOptions, runId: string): Promise<IngestRound> {
   const dir = ctx.freshDir(side);
@@ -128,8 +136,7 @@ export async function measureRound(ctx: Context, side: IngestSide, round: number
       if (toDeliver > 0) await sleep(100);
       if (allDelivered) {
         row.cpuUsEndToEnd = ((cpuSeconds(server.pid) - cpuAtStart) / row.accepted) * 1e6;
-        const perWebhook = (s: number) => (s / row.accepted!) * 1e6;
-        row.threadsUs = Object.fromEntries([...threadCpuSeconds(server.pid)].map(([name, s]) => [name, perWebhook(s - (threadsAtStart.get(name) ?? 0))]).filter(([, us]) => (us as number) >= 0.5));
+        row.threadsUs = threadsPerWebhook(server.pid, threadsAtStart, row.accepted);
       }
     } else if (side === 'intake') {
       row.accepted = (await accepted()) - before;
@@ -139,7 +146,10 @@ export async function measureRound(ctx: Context, side: IngestSide, round: number
       row.accepted = (await accepted()) - before;
       row.cpuUsIngest = (cpuIngest / row.accepted) * 1e6;
       // End to end as the relay's: from the same start until its cursor has passed every event.
-      if (await until(() => undelivered(join(dir, 'intake.db')) === 0, 60_000, 20)) row.cpuUsEndToEnd = ((cpuSeconds(server.pid) - cpuAtStart) / row.accepted) * 1e6;
+      if (await until(() => undelivered(join(dir, 'intake.db')) === 0, 60_000, 20)) {
+        row.cpuUsEndToEnd = ((cpuSeconds(server.pid) - cpuAtStart) / row.accepted) * 1e6;
+        row.threadsUs = threadsPerWebhook(server.pid, threadsAtStart, row.accepted);
+      }
       row.delivered = ctx.dcs.stats().messages - deliveredBefore;
     } else {
       row.cpuUsIngest = (cpuIngest / Math.max(1, wrk.requests - wrk.errors)) * 1e6;
@@ -147,7 +157,7 @@ export async function measureRound(ctx: Context, side: IngestSide, round: number
     ctx.log(
       `  ingest round ${round + 1}${pinned ? ' pinned' : ''} ${side.padEnd(12)}: ${Math.round(wrk.rps)} req/s, p50 ${wrk.p50Ms.toFixed(2)} ms, p99 ${wrk.p99Ms.toFixed(2)} ms, ` +
         `errors ${wrk.errors}, RSS ${row.peakRssMb.toFixed(0)} MB, CPU ${(row.cpuCores * 100).toFixed(0)}%, ${row.cpuUsIngest.toFixed(0)} µs/webhook` +
-        (isRelay ? ` (${row.cpuUsEndToEnd?.toFixed(0) ?? 'n/a'} end to end: ${Object.entries(row.threadsUs ?? {}).map(([t, us]) => `${t} ${us.toFixed(0)}`).join(', ')}), accepted ${row.accepted}, delivered ${row.delivered}` : row.accepted !== undefined ? `, stored ${row.accepted}${row.delivered !== undefined ? `, delivered ${row.delivered}, ${row.cpuUsEndToEnd?.toFixed(0) ?? 'n/a'} µs end to end` : ''}` : ''),
+        (isRelay ? ` (${row.cpuUsEndToEnd?.toFixed(0) ?? 'n/a'} end to end: ${threadsText(row)}), accepted ${row.accepted}, delivered ${row.delivered}` : row.accepted !== undefined ? `, stored ${row.accepted}${row.delivered !== undefined ? `, delivered ${row.delivered}, ${row.cpuUsEndToEnd?.toFixed(0) ?? 'n/a'} µs end to end (${threadsText(row)})` : ''}` : ''),
     );
     return row;
   } finally {
