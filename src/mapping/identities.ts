@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { MappingOptions } from './types.js';
 import { asArray, asId, asRecord, asText, at, type JsonRecord } from './values.js';
 
@@ -96,9 +96,24 @@ function channelIdentifiersOf(identifiers: JsonRecord | undefined): Array<{ type
   return found;
 }
 
+// The lookup depends only on the settings, which live as long as the route: made once per settings
+// object, not once per webhook (a Map per webhook was a tenth of the mapper's garbage).
+const lowerCasedChannels = new WeakMap<Record<string, string>, Map<string, string>>();
+const NO_CHANNELS = new Map<string, string>();
+
 function lowerCaseKeys(channels: Record<string, string> | undefined): Map<string, string> {
+  if (channels === undefined) return NO_CHANNELS;
+  let map = lowerCasedChannels.get(channels);
+  if (map === undefined) {
+    map = lowerCaseKeysOf(channels);
+    lowerCasedChannels.set(channels, map);
+  }
+  return map;
+}
+
+function lowerCaseKeysOf(channels: Record<string, string>): Map<string, string> {
   const map = new Map<string, string>();
-  for (const [type, namespace] of Object.entries(channels ?? {})) {
+  for (const [type, namespace] of Object.entries(channels)) {
     const key = type.trim().toLowerCase();
     if (key !== '' && !map.has(key)) map.set(key, namespace);
   }
@@ -111,7 +126,7 @@ function maybeHash(value: string, options: MappingOptions): string {
 
 /** SHA-256 of the UTF-8 value, lower-case hex (what AEP's hashed namespaces expect). */
 export function sha256Hex(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('hex');
+  return hash('sha256', value, 'hex');
 }
 
 class IdentityMapBuilder {
