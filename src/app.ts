@@ -1,4 +1,4 @@
-import { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Logger } from 'pino';
 import accountingPlugin from './accounting/accounting-plugin.js';
@@ -62,6 +62,17 @@ export function serverOptions(config: Config, logger: Logger) {
   };
 }
 
+/** The one line a request leaves: info for a refusal, debug (off by default) for a success. */
+function logAnswer(request: FastifyRequest, reply: FastifyReply): void {
+  const refused = reply.statusCode >= 400;
+  // Built only when written: a success is a debug line, off by default.
+  if (!refused && !(request.log as Logger).isLevelEnabled('debug')) return;
+  // ip: the client address TRUST_PROXY vouches for, the one the allow-list and rate limit used.
+  const line = { method: request.method, url: request.url.split('?')[0]?.slice(0, 200), ip: request.ip, statusCode: reply.statusCode, responseTimeMs: Math.round(reply.elapsedTime * 10) / 10 };
+  if (refused) request.log.info(line, 'request refused');
+  else request.log.debug(line, 'request completed');
+}
+
 /**
  * The relay as one Fastify plugin, its parts registered in order: what each needs is registered
  * before it. It does no I/O of its own; plugins open what they need and close it on `onClose`
@@ -78,14 +89,9 @@ async function relayApp(app: FastifyInstance, opts: AppOptions) {
   installErrorHandler(app);
   await app.register(listenersPlugin, { config: opts.config });
   await app.register(edgePlugin, { config: opts.config });
-  app.addHook('onResponse', async (request, reply) => {
-    const refused = reply.statusCode >= 400;
-    // Built only when written: a success is a debug line, off by default.
-    if (!refused && !(request.log as Logger).isLevelEnabled('debug')) return;
-    // ip: the client address TRUST_PROXY vouches for, the one the allow-list and rate limit used.
-    const line = { method: request.method, url: request.url.split('?')[0]?.slice(0, 200), ip: request.ip, statusCode: reply.statusCode, responseTimeMs: Math.round(reply.elapsedTime * 10) / 10 };
-    if (refused) request.log.info(line, 'request refused');
-    else request.log.debug(line, 'request completed');
+  app.addHook('onResponse', (request, reply, done) => {
+    logAnswer(request, reply);
+    done();
   });
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
 

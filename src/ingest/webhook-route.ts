@@ -83,9 +83,9 @@ export default async function webhookRoute(app: FastifyInstance, opts: { config:
 
   // Refusals are counted once answered; accepted and duplicate events at commit (below), so an
   // event stored for a client that hung up before the 202 is still counted.
-  app.addHook('onResponse', async (request, reply) => {
-    if (request.webhook?.outcome) return;
-    count(request.webhook?.eventName, outcomeOf(reply.statusCode), request.relayRoute?.config.id ?? 'none');
+  app.addHook('onResponse', (request, reply, done) => {
+    if (!request.webhook?.outcome) count(request.webhook?.eventName, outcomeOf(reply.statusCode), request.relayRoute?.config.id ?? 'none');
+    done();
   });
 
   app.post<{ Params: { routeId?: string } }>(
@@ -97,16 +97,17 @@ export default async function webhookRoute(app: FastifyInstance, opts: { config:
       schema: {
         response: { 202: WebhookAccepted, '4xx': ErrorBody, '5xx': ErrorBody },
       },
-      onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
+      // Callback form (no promise per request): a refusal is sent here and `done` is not called.
+      onRequest: (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
         const route = app.routes.byId((request.params as { routeId?: string }).routeId ?? ENV_ROUTE_ID);
-        if (!route) return sendError(reply.header('connection', 'close'), 404, 'not_found', 'No route of this relay has this path');
+        if (!route) return void sendError(reply.header('connection', 'close'), 404, 'not_found', 'No route of this relay has this path');
         request.relayRoute = route;
-        if (opts.isShuttingDown()) return sendError(reply.header('connection', 'close'), 503, 'shutting_down', 'The relay is shutting down; retry shortly');
-        if (allowed && !allowed(request.ip)) return sendError(reply, 403, 'forbidden_source', 'Calls are not accepted from this address');
+        if (opts.isShuttingDown()) return void sendError(reply.header('connection', 'close'), 503, 'shutting_down', 'The relay is shutting down; retry shortly');
+        if (allowed && !allowed(request.ip)) return void sendError(reply, 403, 'forbidden_source', 'Calls are not accepted from this address');
         if (!config.auth.disabled && !authenticatorOf(route)(request.headers[config.auth.header])) {
-          return sendError(reply, 401, 'unauthorized', `Missing or wrong ${config.auth.header} header`);
+          return void sendError(reply, 401, 'unauthorized', `Missing or wrong ${config.auth.header} header`);
         }
-        return undefined;
+        done();
       },
     },
     async (request, reply) => {
