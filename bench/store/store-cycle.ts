@@ -14,7 +14,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { normalizeEnvelope } from '../../src/ingest/envelope.js';
 import { mapEvent } from '../../src/mapping/map-event.js';
 import { createSqliteStore } from '../../src/store/sqlite/store.js';
-import type { NewEvent, Settlement } from '../../src/store/types.js';
+import { DEFAULT_ROUTE, type NewEvent, type Settlement } from '../../src/store/types.js';
 import { bodyOf, loadSamples } from '../load/samples.js';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -70,7 +70,8 @@ for (let i = 0; i < events; i += turn) {
   if (verbose && performance.now() - wallAt > 50) process.stdout.write(`${at()} ms: accept took ${(performance.now() - wallAt).toFixed(0)} ms\n`);
   if ((i / turn) % turnsPerClaim === turnsPerClaim - 1 || i + turn >= events) {
     at0 = cpu();
-    const claimed = await store.claimDue({ owner: 'w', now: Date.now(), leaseMs: 30_000, limit: 500 });
+    // By route, as the relay's delivery workers claim (every message has one: `default` without a routes file).
+    const claimed = await store.claimDue({ owner: 'w', now: Date.now(), leaseMs: 30_000, limit: 500, route: DEFAULT_ROUTE });
     spent.claim += cpu() - at0;
     at0 = cpu();
     const now = Date.now();
