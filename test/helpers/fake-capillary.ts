@@ -8,7 +8,7 @@
 import http from 'node:http';
 import type { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { PathFaults, ServerHarness, headerOne, readBody, sendJson, type FaultOptions } from './fake-server.js';
+import { PathFaults, ServerHarness, isTransportFault, headerOne, readBody, sendJson, type FaultOptions } from './fake-server.js';
 
 export type DeliveryStatus = 'DELIVERED' | 'FAILED' | 'RETRYING' | 'PENDING';
 
@@ -164,7 +164,7 @@ export async function startFakeCapillary(options: FakeCapillaryOptions = {}): Pr
     const normal = () => reply(answer(record.method, url, body, token));
     const f = faults.take(url.pathname);
     if (!f) return normal();
-    if (f.kind === 'slow' || f.kind === 'hold' || f.kind === 'reset') return harness.playTransportFault(f, res, normal, done);
+    if (isTransportFault(f)) return harness.playTransportFault(f, res, normal, done);
     switch (f.kind) {
       case 'status':
         return reply({ status: f.status, body: f.body ?? errors(f.status, f.status, http.STATUS_CODES[f.status] ?? 'Error').body });

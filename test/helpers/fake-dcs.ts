@@ -7,7 +7,7 @@ import type { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type { FakeIms } from './fake-ims.js';
 import { messageKey } from './message-key.js';
-import { ServerHarness, headerOne, readBody, sendJson, slotOf, takeFault, type FaultOptions, type FaultSlot } from './fake-server.js';
+import { ServerHarness, isTransportFault, headerOne, readBody, sendJson, slotOf, takeFault, type FaultOptions, type FaultSlot } from './fake-server.js';
 export type FakeDcsFault =
   /** Whole-request status (429, 500, 502, 503, 504, 404...), optionally with Retry-After. */
   | { kind: 'status'; status: number; retryAfter?: string; body?: unknown }
@@ -295,7 +295,7 @@ export async function startFakeDcs(options: FakeDcsOptions = {}): Promise<FakeDc
     };
 
     if (!f || f.kind === 'partial' || f.kind === 'drop-entries' || f.kind === 'garbled') return answer();
-    if (f.kind === 'slow' || f.kind === 'hold' || f.kind === 'reset') return harness.playTransportFault(f, res, answer, done);
+    if (isTransportFault(f)) return harness.playTransportFault(f, res, answer, done);
     switch (f.kind) {
       case 'status': {
         const headers: Record<string, string> = f.retryAfter === undefined ? {} : { 'retry-after': f.retryAfter };

@@ -5,7 +5,7 @@
 import http from 'node:http';
 import type { EventEmitter } from 'node:events';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { ServerHarness, readBody, sendJson, slotOf, takeFault, type FaultOptions, type FaultSlot } from './fake-server.js';
+import { ServerHarness, isTransportFault, readBody, sendJson, slotOf, takeFault, type FaultOptions, type FaultSlot } from './fake-server.js';
 export type FakeImsFailure =
   /** 400 {"error":"invalid_client","error_description":"invalid client_secret parameter"} */
   | { kind: 'invalid_client' }
@@ -178,7 +178,7 @@ export async function startFakeIms(options: FakeImsOptions = {}): Promise<FakeIm
     };
     const f = taken.fault;
     if (!f) return answer();
-    if (f.kind === 'slow' || f.kind === 'hold' || f.kind === 'reset') return harness.playTransportFault(f, res, answer, done);
+    if (isTransportFault(f)) return harness.playTransportFault(f, res, answer, done);
     switch (f.kind) {
       case 'invalid_client':
         sendJson(res, 400, { error: 'invalid_client', error_description: 'invalid client_secret parameter' });

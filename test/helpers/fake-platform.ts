@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import type { FakeIms } from './fake-ims.js';
 import { emptySandbox, type FakeSandbox } from './fake-platform-state.js';
 import { answerRoute, type Reply } from './fake-platform-routes.js';
-import { PathFaults, ServerHarness, headerOne, readBody, sendJson, type FaultOptions } from './fake-server.js';
+import { PathFaults, ServerHarness, isTransportFault, headerOne, readBody, sendJson, type FaultOptions } from './fake-server.js';
 
 export * from './fake-platform-state.js';
 
@@ -156,7 +156,7 @@ export async function startFakePlatform(options: FakePlatformOptions = {}): Prom
 
     const f = faults.take(url.pathname);
     if (!f) return answer();
-    if (f.kind === 'slow' || f.kind === 'hold' || f.kind === 'reset') return harness.playTransportFault(f, res, answer, done);
+    if (isTransportFault(f)) return harness.playTransportFault(f, res, answer, done);
     switch (f.kind) {
       case 'status':
         if (f.body !== undefined) return reply({ status: f.status, body: f.body });

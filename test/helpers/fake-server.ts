@@ -17,6 +17,10 @@ export interface Held {
 /** Faults that act on the connection rather than the answer (ServerHarness.playTransportFault). */
 export type TransportFault = { kind: 'slow'; delayMs: number } | { kind: 'hold' } | { kind: 'reset' };
 
+/** Whether a fake's fault is one ServerHarness.playTransportFault plays. */
+export const isTransportFault = <F extends { kind: string }>(fault: F): fault is Extract<F, TransportFault> =>
+  fault.kind === 'slow' || fault.kind === 'hold' || fault.kind === 'reset';
+
 export class ServerHarness {
   readonly events = new EventEmitter();
   readonly server: http.Server;
