@@ -35,8 +35,10 @@ export const SQL = {
           UPDATE messages m SET state = 'in_flight', next_attempt_at = $1, lease_owner = $2 FROM due WHERE m.id = due.id
           RETURNING m.id, m.event_id, m.kind, m.body, m.attempts, m.accepted_at,
                     (SELECT trace_parent FROM events e WHERE e.event_id = m.event_id) AS trace_parent`,
-  // Every outcome of a batch in one statement (one round trip, atomic without BEGIN/COMMIT); per
-  // outcome the same changes as settleDelivered, settleRetry, release and settleDead below.
+  // Every outcome of a batch in one statement (one round trip, atomic without BEGIN/COMMIT), each the
+  // change SQLite makes with its own statement (sqlite/statements.ts): delivered (its attempt on the
+  // row), retry (or skipped when a newer profile record was queued: the out-of-order guard), release,
+  // dead. Only the lease's owner settles.
   settle: `UPDATE messages m SET
              state = CASE u.outcome WHEN 'delivered' THEN 'delivered' WHEN 'dead' THEN 'dead' WHEN 'release' THEN 'pending'
                      ELSE CASE WHEN ${SUPERSEDED} THEN 'skipped' ELSE 'pending' END END,
@@ -57,21 +59,6 @@ export const SQL = {
                 AS u(id, outcome, at, reason, error, d_at, d_ms, d_status, d_batch, d_xaction)
            WHERE m.id = u.id AND m.lease_owner = $7 AND m.state = 'in_flight'
            RETURNING m.id, u.outcome`,
-  settleDelivered: `UPDATE messages SET state = 'delivered', attempts = attempts + 1, settled_at = $1, lease_owner = NULL, last_error = NULL
-                    WHERE id = ANY($2::bigint[]) AND lease_owner = $3 AND state = 'in_flight'`,
-  // A profile record retried after a newer one for the same member was queued would overwrite newer
-  // state in AEP: it is skipped instead (the out-of-order guard, at retry time), as in SQLite.
-  settleRetry: `UPDATE messages m SET attempts = m.attempts + 1, next_attempt_at = u.at, last_error = u.error, lease_owner = NULL,
-                  state = CASE WHEN ${SUPERSEDED} THEN 'skipped' ELSE 'pending' END,
-                  dead_reason = CASE WHEN ${SUPERSEDED} THEN 'superseded_by_newer_profile' ELSE m.dead_reason END
-                FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS u(id, at, error)
-                WHERE m.id = u.id AND m.lease_owner = $4 AND m.state = 'in_flight'`,
-  release: `UPDATE messages m SET state = 'pending', next_attempt_at = u.at, lease_owner = NULL
-            FROM unnest($1::bigint[], $2::bigint[]) AS u(id, at)
-            WHERE m.id = u.id AND m.lease_owner = $3 AND m.state = 'in_flight'`,
-  settleDead: `UPDATE messages m SET state = 'dead', attempts = m.attempts + 1, dead_reason = u.reason, last_error = u.error, settled_at = $4, lease_owner = NULL
-               FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(id, reason, error)
-               WHERE m.id = u.id AND m.lease_owner = $5 AND m.state = 'in_flight'`,
   makeDueNow: `UPDATE messages SET next_attempt_at = $1 WHERE state = 'pending' AND next_attempt_at > $1
                  AND split_part(last_error, ':', 1) = ANY($2::text[])`,
   nextDue: `SELECT min(next_attempt_at) AS at FROM messages WHERE state IN ('pending', 'in_flight') AND ($1::text IS NULL OR route = $1)`,
@@ -117,7 +104,6 @@ export async function insertMessages(client: PoolClient, eventId: string, route:
   return skipped;
 }
 
-/** Records a batch's outcomes in one statement; fenced by the lease owner, as each outcome alone. */
 /**
  * Every settlement in one statement; a delivery's attempt goes on its message row. Answers the ids
  * whose delivery was recorded there: the caller records every other attempt as a row (a delivery
