@@ -25,8 +25,8 @@ declare module 'fastify' {
 
 type Outcome = 'accepted' | 'duplicate' | 'unauthorized' | 'invalid' | 'rate_limited' | 'unavailable';
 
-// Throttle keys come from webhooks: names the relay does not know share one key, as they share the
-// metric's `other` label, and an org id only counts as itself while it looks like one (digits).
+// Metric labels and throttle keys come from webhooks: names the relay does not know share the label
+// and key `other`, and an org id only counts as itself while it looks like one (digits).
 const knownName = (eventName: string) => (KNOWN_EVENT_NAMES.has(eventName) ? eventName : 'other');
 const orgKey = (orgId: string | undefined) => (orgId !== undefined && /^\d{1,20}$/.test(orgId) ? orgId : 'other');
 
@@ -79,7 +79,7 @@ export default async function webhookRoute(app: FastifyInstance, opts: { config:
   // The route label only for routes that exist: an unknown path segment must not mint a series.
   // Without ROUTES_FILE the series keep the labels they always had (no `route`).
   const count = (eventName: string | undefined, outcome: Outcome, route: string) =>
-    app.metrics.webhooksReceived.inc({ event_name: eventName !== undefined && KNOWN_EVENT_NAMES.has(eventName) ? eventName : 'other', outcome, ...(byFile ? { route } : {}) });
+    app.metrics.webhooksReceived.inc({ event_name: eventName === undefined ? 'other' : knownName(eventName), outcome, ...(byFile ? { route } : {}) });
 
   // Refusals are counted once answered; accepted and duplicate events at commit (below), so an
   // event stored for a client that hung up before the 202 is still counted.
