@@ -10,12 +10,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../src/config/config.js';
-import { normalizeEnvelope } from '../../src/ingest/envelope.js';
 import { mapEvent } from '../../src/mapping/map-event.js';
 import { createSqliteStore } from '../../src/store/sqlite/store.js';
 import { DEFAULT_ROUTE, type NewEvent, type Settlement } from '../../src/store/types.js';
-import { bodyOf, loadSamples } from '../load/samples.js';
+import { IN_PROCESS_MAPPING, sampleEvents } from '../mapping/sample-events.js';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const events = Number(arg('events') ?? 20_000);
@@ -38,18 +36,7 @@ for (const index of arg('drop')?.split(',') ?? []) {
   other.exec(`DROP INDEX ${index}`);
   other.close();
 }
-const samples = loadSamples();
-const config = loadConfig({
-  CAPILLARY_AUTH_SECRETS: 'store-cycle-secret-0123', STORE_URL: 'sqlite::memory:', AEP_INLET_URL: 'https://dcs.adobedc.net/collection/0123456789abcdef', AEP_FLOW_ID: 'f',
-  AEP_EVENT_DATASET_ID: 'd', AEP_EVENT_SCHEMA_ID: 'https://ns.adobe.com/x/schemas/e', ADOBE_ORG_ID: 'X@AdobeOrg', ADOBE_CLIENT_ID: 'c', ADOBE_CLIENT_SECRET: 's',
-});
-const inputs: NewEvent[] = [];
-for (let i = 0; i < events; i += 1) {
-  const payload = bodyOf(samples, i, `cycle-${i}`);
-  const n = normalizeEnvelope(JSON.parse(payload), Date.now());
-  if (!n.ok) throw new Error('sample is not an event');
-  inputs.push({ event: n.event, payload, mapping: mapEvent(n.event, config.mapping) });
-}
+const inputs: NewEvent[] = sampleEvents(events, 'cycle', Date.now).map(({ event, payload }) => ({ event, payload, mapping: mapEvent(event, IN_PROCESS_MAPPING) }));
 const cpu = () => {
   const u = process.cpuUsage();
   return u.user + u.system;
