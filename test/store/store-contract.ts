@@ -12,7 +12,7 @@ export interface StoreHarness {
   open(): Promise<Store>;
 }
 
-const T0 = 1_750_000_000_000;
+export const T0 = 1_750_000_000_000;
 let seq = 0;
 
 export function capillaryEvent(overrides: Partial<CapillaryEvent> = {}): CapillaryEvent {

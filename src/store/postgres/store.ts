@@ -158,7 +158,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         const event = await pool.query<EventRow>('SELECT * FROM events WHERE event_id = $1', [eventId]);
         const row = event.rows[0];
         if (!row) return undefined;
-        const messages = await pool.query<MessageRow>('SELECT * FROM messages WHERE event_id = $1 ORDER BY id', [eventId]);
+        const messages = await pool.query<MessageRow>(SQL.eventMessages, [eventId]);
         return toEventView(row, messages.rows);
       });
     },

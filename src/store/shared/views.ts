@@ -13,11 +13,21 @@ export interface EventRow {
   route?: string | null;
 }
 
+/**
+ * Where a message's body is read from: message_bodies (migration 10 in SQLite, 11 in PostgreSQL, which does not write it yet), or
+ * for rows written before it messages.body. Readers select `m.*` and `stored_body` from here, and
+ * views take the body from `bodyOf`.
+ */
+export const MESSAGES_WITH_BODIES = 'messages m LEFT JOIN message_bodies b ON b.message_id = m.id';
+export const MESSAGE_ROW_COLUMNS = 'm.*, b.body AS stored_body';
+
 export interface MessageRow {
   id: number | string;
   event_id: string;
   kind: string;
+  /** '' for rows written since the bodies moved out (see MESSAGES_WITH_BODIES). */
   body: string;
+  stored_body?: string | null;
   state: string;
   attempts: number;
   next_attempt_at: number | string;
@@ -28,6 +38,7 @@ export interface MessageRow {
   route?: string | null;
 }
 
+const bodyOf = (row: MessageRow): string => row.stored_body ?? row.body;
 const num = (value: number | string): number => (typeof value === 'number' ? value : Number(value));
 const numOrNull = (value: number | string | null): number | null => (value === null ? null : num(value));
 
@@ -63,7 +74,7 @@ function toMessageView(row: MessageRow): MessageView {
     lastError: row.last_error,
     deadReason: row.dead_reason,
     deliveredAt: state === 'delivered' ? numOrNull(row.settled_at) : null,
-    message: parseJson(row.body),
+    message: parseJson(bodyOf(row)),
   };
 }
 
@@ -100,6 +111,6 @@ export function toDeadLetterView(row: MessageRow): DeadLetterView {
     error: row.last_error,
     attempts: row.attempts,
     deadAt: numOrNull(row.settled_at),
-    message: parseJson(row.body),
+    message: parseJson(bodyOf(row)),
   };
 }

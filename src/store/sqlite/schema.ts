@@ -114,4 +114,16 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
    ALTER TABLE messages ADD COLUMN delivered_batch_size INTEGER;
    ALTER TABLE messages ADD COLUMN delivered_xaction_id TEXT;
    CREATE INDEX messages_delivered_attempt_at ON messages (delivered_attempt_at) WHERE delivered_attempt_at IS NOT NULL;`,
+  // 10: performance round three (issue 21): a message's body moves out of its row into
+  // message_bodies, written once. A claim and a settlement rewrite the message's row; with the body
+  // (a kilobyte and more of XDM) in it, each rewrote the body's pages too: three writes of every body
+  // per delivery, two of them for nothing (bench/store/store-cycle.ts; BENCHMARKS.md). Rows written
+  // before keep their body in messages.body; new rows store '' there. A body goes when its message goes.
+  `CREATE TABLE message_bodies (
+     message_id INTEGER PRIMARY KEY,
+     body       TEXT NOT NULL
+   );
+   CREATE TRIGGER message_bodies_follow AFTER DELETE ON messages BEGIN
+     DELETE FROM message_bodies WHERE message_id = old.id;
+   END;`,
 ];

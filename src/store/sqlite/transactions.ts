@@ -24,10 +24,9 @@ export function createSqliteTransactions(db: Database.Database, sql: Statements,
         else sql.upsertWatermark.run(out.profileKey, out.sourceCreatedAt);
       }
       if (state === 'skipped') skipped += 1;
-      sql.insertMessage.run({
+      const { lastInsertRowid } = sql.insertMessage.run({
         event_id: eventId,
         kind: out.kind,
-        body: messageBody(out),
         route,
         state,
         next_attempt_at: now,
@@ -36,6 +35,7 @@ export function createSqliteTransactions(db: Database.Database, sql: Statements,
         profile_key: out.profileKey ?? null,
         source_created_at: out.sourceCreatedAt,
       });
+      sql.insertBody.run(lastInsertRowid, messageBody(out));
     }
     return skipped;
   };

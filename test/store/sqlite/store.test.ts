@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSqliteStore } from '../../../src/store/sqlite/store.js';
 import { acceptedPerMinuteSql, Params, placeholders } from '../../../src/store/shared/console-sql.js';
-import { capillaryEvent, describeStoreContract, mapped, outbound } from '../store-contract.js';
+import { capillaryEvent, describeStoreContract, mapped, outbound, T0 } from '../store-contract.js';
 import { describeStoreDataEdges } from '../store-contract-data-edges.js';
 import { describeStoreConsole } from '../store-contract-console.js';
 import { describeStoreRoutes } from '../store-contract-routes.js';
@@ -76,6 +76,43 @@ describe('SQLite store specifics', () => {
       expect(plan).toContain('COVERING INDEX events_received_id');
     } finally {
       db.close();
+    }
+  });
+
+  // Migration 10 (issue 21): a claim and a settlement rewrite a message's row, so its body, a
+  // kilobyte and more of XDM, lives in message_bodies, written once. Rows written before keep theirs.
+  it('keeps message bodies out of the rows claims and settlements rewrite, reads older rows whole, and drops bodies with their messages', async () => {
+    const path = join(dir, 'bodies.db');
+    const store = createSqliteStore({ path, synchronous: 'full' });
+    const [kept, replaced, older] = [capillaryEvent(), capillaryEvent(), capillaryEvent()];
+    for (const event of [kept, replaced, older]) await store.acceptEvent({ event, payload: '{}', mapping: mapped(outbound(event.eventId)) });
+    const db = new Database(path);
+    try {
+      const rows = () => db.prepare('SELECT m.event_id AS eventId, m.body AS inRow, b.body AS stored FROM messages m LEFT JOIN message_bodies b ON b.message_id = m.id ORDER BY m.id').all() as { eventId: string; inRow: string; stored: string | null }[];
+      expect(rows().map((r) => r.inRow)).toEqual(['', '', '']);
+      expect(rows().map((r) => (JSON.parse(r.stored!) as { body: { xdmEntity: { _id: string } } }).body.xdmEntity._id)).toEqual([kept.eventId, replaced.eventId, older.eventId]);
+      // A row as migration 9 wrote it: the body in the row, none in message_bodies.
+      const olderRow = rows()[2]!;
+      db.prepare("UPDATE messages SET body = ? WHERE event_id = ?").run(olderRow.stored, older.eventId);
+      db.prepare('DELETE FROM message_bodies WHERE message_id = (SELECT id FROM messages WHERE event_id = ?)').run(older.eventId);
+
+      const claimed = await store.claimDue({ owner: 'w', now: T0 + 10, leaseMs: 60_000, limit: 10 });
+      expect(claimed.map((m) => (JSON.parse(m.body) as { body: { xdmEntity: { _id: string } } }).body.xdmEntity._id)).toEqual([kept.eventId, replaced.eventId, older.eventId]);
+      await store.settle('w', claimed.map((m) => (m.eventId === kept.eventId ? { id: m.id, outcome: 'delivered' as const } : { id: m.id, outcome: 'dead' as const, reason: 'invalid', error: 'bad' })), T0 + 20);
+      const dead = await store.listDeadLetters({ limit: 10 });
+      expect(dead.map((d) => (d.message as { body: { xdmEntity: { _id: string } } }).body.xdmEntity._id)).toEqual([replaced.eventId, older.eventId]);
+      expect(((await store.getEvent(older.eventId))!.messages[0]!.message as { body: { xdmEntity: { _id: string } } }).body.xdmEntity._id).toBe(older.eventId);
+
+      // A replay replaces the dead message: its body goes with it, the new one is written once.
+      expect(await store.replaceMessages(replaced.eventId, mapped(outbound(replaced.eventId)), T0 + 30)).toBe(true);
+      // Prune takes the delivered event's message, and its body.
+      expect(await store.prune(T0 + 5_000)).toEqual({ events: 1, messages: 1 });
+      const left = rows();
+      expect(left.map((r) => [r.eventId, r.inRow === '', r.stored !== null])).toEqual([[older.eventId, false, false], [replaced.eventId, true, true]]);
+      expect((db.prepare('SELECT count(*) AS n FROM message_bodies').get() as { n: number }).n).toBe(1);
+    } finally {
+      db.close();
+      await store.close();
     }
   });
 
