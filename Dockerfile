@@ -41,7 +41,9 @@ COPY --from=build /app/dist ./dist
 # The SQLite store and the dry-run output live on the volume; every other setting comes from the
 # environment (see .env.example). Secrets: CAPILLARY_AUTH_SECRETS_FILE, ADOBE_CLIENT_SECRET_FILE,
 # ADMIN_TOKEN_FILE read Docker/Kubernetes secrets mounted as files.
-ENV PORT=8080 \
+# MALLOC_ARENA_MAX: what package.json's start script sets (docs/performance.md, "Memory").
+ENV MALLOC_ARENA_MAX=1 \
+    PORT=8080 \
     HOST=0.0.0.0 \
     STORE_URL=sqlite:/data/relay.db \
     DRY_RUN_FILE=/data/dry-run.ndjson

@@ -3,15 +3,26 @@ import { join } from 'node:path';
 import { ROOT } from './repo-root.js';
 
 /**
- * The Node flags the relay runs with, read from package.json's `start` script
- * (`node <flags> dist/src/server.js`): the one place they are written. The bench and the process
- * tests start the relay with them, so what they measure is what `npm start` and the Dockerfile run
- * (test/ops/node-flags.test.ts checks the Dockerfile's CMD against them).
+ * How the relay is started, read from package.json's `start` script
+ * (`[NAME=value ...] node <flags> dist/src/server.js`): the one place it is written. The bench and the
+ * process tests start the relay with the same environment and flags, so what they measure is what
+ * `npm start` and the Dockerfile run (test/ops/node-flags.test.ts checks the Dockerfile against them).
  */
-export function relayNodeFlags(root = ROOT): string[] {
+function startCommand(root: string): { env: Record<string, string>; flags: string[] } {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
   const start = pkg.scripts['start'] ?? '';
-  const match = /^node((?: --[\w-]+(?:=\S+)?)*) dist\/src\/server\.js$/.exec(start);
-  if (!match) throw new Error(`package.json: the start script must read "node [--flags] dist/src/server.js", not "${start}"`);
-  return match[1]!.split(' ').filter(Boolean);
+  const match = /^((?:[A-Z_]+=\S+ )*)node((?: --[\w-]+(?:=\S+)?)*) dist\/src\/server\.js$/.exec(start);
+  if (!match) throw new Error(`package.json: the start script must read "[NAME=value ...] node [--flags] dist/src/server.js", not "${start}"`);
+  const env = Object.fromEntries(match[1]!.split(' ').filter(Boolean).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
+  return { env, flags: match[2]!.split(' ').filter(Boolean) };
+}
+
+/** The Node flags of the start script. */
+export function relayNodeFlags(root = ROOT): string[] {
+  return startCommand(root).flags;
+}
+
+/** The environment the start script sets before `node` (read by the C library at start, so not settable from inside). */
+export function relayStartEnv(root = ROOT): Record<string, string> {
+  return startCommand(root).env;
 }

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { relayListening, startListening, type ListeningProcess } from '../../support/listening-process.js';
-import { relayNodeFlags } from '../../support/relay-node-flags.js';
+import { relayNodeFlags, relayStartEnv } from '../../support/relay-node-flags.js';
 import { ROOT } from '../../support/repo-root.js';
 import { AUTH_SECRET } from '../load/samples.js';
 
@@ -96,17 +96,18 @@ export function relayEnv(o: RelayEnvOptions): Record<string, string> {
   };
 }
 
-/** The relay as `npm start` runs it (its Node flags from package.json), plus `nodeArgs` (profiling). */
+/** The relay as `npm start` runs it (its environment and Node flags from package.json), plus `nodeArgs` (profiling). */
 export function startRelay(env: Record<string, string>, nodeArgs: string[] = [], node?: string): Promise<ServerProcess> {
-  return startServer('relay', distScript('src/server.js'), env, { nodeArgs: [...relayNodeFlags(), ...nodeArgs], ready: relayListening, ...(node ? { node } : {}) });
+  return startServer('relay', distScript('src/server.js'), { ...relayStartEnv(), ...env }, { nodeArgs: [...relayNodeFlags(), ...nodeArgs], ready: relayListening, ...(node ? { node } : {}) });
 }
 
 /**
  * Another build's relay for a side-by-side run (`--before=<its dist/src/server.js>`), started by
- * default without this checkout's Node flags, which that build's package.json may not share.
+ * default without this checkout's Node flags, which that build's package.json may not share, and
+ * with its start environment (the allocator's arenas), which applies to any build alike.
  */
 export function startRelayBuild(script: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<ServerProcess> {
-  return startServer('relay-before', script, env, { nodeArgs, ready: relayListening });
+  return startServer('relay-before', script, { ...relayStartEnv(), ...env }, { nodeArgs, ready: relayListening });
 }
 
 // ------------------------------------------------------------------ memory and CPU of a process

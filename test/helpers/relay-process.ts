@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { relayListening, startListening, type Exit, type ListeningProcess } from '../../support/listening-process.js';
-import { relayNodeFlags } from '../../support/relay-node-flags.js';
+import { relayNodeFlags, relayStartEnv } from '../../support/relay-node-flags.js';
 import { ROOT as root } from '../../support/repo-root.js';
 
 const entry = join(root, 'dist', 'src', 'server.js');
@@ -28,14 +28,14 @@ export interface RelayProcess extends ListeningProcess {
 }
 
 /**
- * Starts the built relay (`node <flags> dist/src/server.js`, exactly what `npm start` runs) as a real
+ * Starts the built relay (`node <flags> dist/src/server.js` with the start script's environment, exactly what `npm start` runs) as a real
  * process on a free port, and resolves once it logs that it is listening. Every log line is kept.
  */
 export async function startRelay(env: Record<string, string>, options: { timeoutMs?: number } = {}): Promise<RelayProcess> {
   ensureBuilt();
   const relay = await startListening(entry, {
     name: 'relay',
-    env: { PORT: '0', OPS_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    env: { ...relayStartEnv(), PORT: '0', OPS_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     nodeArgs: relayNodeFlags(),
     ready: relayListening,
     timeoutMs: options.timeoutMs ?? 20_000,

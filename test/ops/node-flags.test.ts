@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { relayNodeFlags } from '../../support/relay-node-flags.js';
+import { relayNodeFlags, relayStartEnv } from '../../support/relay-node-flags.js';
 
 /**
  * The relay's Node version and flags. The version: package.json's engines names the major, the
  * Dockerfile pins one release of it for both stages, and .ci/run tests on that release.
- * The flags (docs/performance.md, "Memory") are written once, in package.json's start script; the
+ * The flags and the environment (docs/performance.md, "Memory") are written once, in package.json's start script; the
  * bench and the process tests read them from there (support/relay-node-flags.ts). The Dockerfile and
  * docker-compose cannot, so this keeps them in step.
  */
@@ -18,6 +18,15 @@ describe('the relay runs with the same Node flags everywhere', () => {
 
   it('package.json starts the relay with a smaller young generation and a small heap limit', () => {
     expect(flags).toEqual(['--max-semi-space-size=8', '--max-old-space-size=256']);
+  });
+
+  it('package.json starts the relay with one malloc arena for all its threads', () => {
+    expect(relayStartEnv(root)).toEqual({ MALLOC_ARENA_MAX: '1' });
+  });
+
+  it("the Dockerfile's environment sets what the start script sets", () => {
+    const dockerfile = read('Dockerfile');
+    for (const [name, value] of Object.entries(relayStartEnv(root))) expect(dockerfile).toMatch(new RegExp(`^ENV ${name}=${value} `, 'm'));
   });
 
   it("the Dockerfile's CMD runs what npm start runs", () => {
