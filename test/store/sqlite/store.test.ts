@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSqliteStore } from '../../../src/store/sqlite/store.js';
-import { acceptedPerMinuteSql, Params, placeholders } from '../../../src/store/shared/console-sql.js';
+import { acceptedPerMinuteSql, Params, placeholders, searchEventsSql } from '../../../src/store/shared/console-sql.js';
 import { capillaryEvent, describeStoreContract, mapped, outbound, T0 } from '../store-contract.js';
 import { describeStoreDataEdges } from '../store-contract-data-edges.js';
 import { describeStoreConsole } from '../store-contract-console.js';
@@ -61,8 +61,8 @@ describe('SQLite store specifics', () => {
   });
 
   // Migration 8 (issue 21): every query by acceptance time reads events_received_id, so the index on
-  // received_at alone, one more entry per webhook, is gone.
-  it('reads events by acceptance time through events_received_id alone', async () => {
+  // received_at alone, one more entry per webhook, is gone; migration 11 folded the name index into it.
+  it('reads events by acceptance time, and by name, through events_received_id alone', async () => {
     const path = join(dir, 'indexes.db');
     await createSqliteStore({ path, synchronous: 'full' }).close();
     const db = new Database(path, { readonly: true });
@@ -74,6 +74,12 @@ describe('SQLite store specifics', () => {
       const perMinute = placeholders(acceptedPerMinuteSql(0, 60_000, params), 'sqlite');
       const plan = (db.prepare(`EXPLAIN QUERY PLAN ${perMinute}`).all(...params.values) as { detail: string }[]).map((r) => r.detail).join(' | ');
       expect(plan).toContain('COVERING INDEX events_received_id');
+      // Migration 11: the name filter walks the same index, which carries the name, newest first.
+      expect(indexes).not.toContain('events_name_received');
+      const byName = new Params('sqlite');
+      const search = placeholders(searchEventsSql({ eventName: 'tierUpgraded', limit: 50 }, byName)!, 'sqlite');
+      const namePlan = (db.prepare(`EXPLAIN QUERY PLAN ${search}`).all(...byName.values) as { detail: string }[]).map((r) => r.detail).join(' | ');
+      expect(namePlan).toMatch(/SCAN e USING (COVERING )?INDEX events_received_id/);
     } finally {
       db.close();
     }
