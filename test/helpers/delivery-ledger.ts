@@ -62,7 +62,10 @@ export function trackDeliveries(dcs: FakeDcs): DeliveryLedger {
     recordKill(sqlitePath) {
       const db = new Database(sqlitePath, { fileMustExist: true });
       try {
-        const rows = db.prepare("SELECT body FROM messages WHERE state = 'in_flight'").all() as { body: string }[];
+        // The body as the store reads it: message_bodies, or the row for rows written before it (migration 10).
+        const rows = db
+          .prepare("SELECT coalesce(b.body, m.body) AS body FROM messages m LEFT JOIN message_bodies b ON b.message_id = m.id WHERE m.state = 'in_flight'")
+          .all() as { body: string }[];
         inFlightAtKill.push(new Set(rows.map((r) => messageKey(JSON.parse(r.body)))));
         return rows.length;
       } finally {
