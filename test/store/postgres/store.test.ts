@@ -160,6 +160,39 @@ describe('PostgreSQL store: migrations', () => {
     await again.close();
   });
 
+  // Migration 11 (issue 21): this version reads a body from message_bodies when it is there, as the
+  // next version will write it (docs/scaling.md, rolling deploys); it still writes messages.body.
+  it('reads a body from message_bodies when it is there, and still writes it into the row', async () => {
+    const url = await createTestDatabase();
+    const store = await open(url);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const [moved, kept] = [capillaryEvent(), capillaryEvent()];
+      for (const event of [moved, kept]) await acceptNew(store, event);
+      const inRow = (await client.query<{ event_id: string; body: string }>('SELECT event_id, body FROM messages ORDER BY id')).rows;
+      expect(inRow.map((r) => (JSON.parse(r.body) as { body: { xdmEntity: { _id: string } } }).body.xdmEntity._id)).toEqual([moved.eventId, kept.eventId]);
+      // As the next version will write it: the body in message_bodies, '' in the row.
+      await client.query("INSERT INTO message_bodies (message_id, body) SELECT id, body FROM messages WHERE event_id = $1", [moved.eventId]);
+      await client.query("UPDATE messages SET body = '' WHERE event_id = $1", [moved.eventId]);
+      const idOf = (m: { body: string }) => (JSON.parse(m.body) as { body: { xdmEntity: { _id: string } } }).body.xdmEntity._id;
+      const claimed = await store.claimDue({ owner: 'w', now: T0 + 10, leaseMs: 60_000, limit: 2 });
+      expect(claimed.map(idOf)).toEqual([moved.eventId, kept.eventId]);
+      await store.settle('w', claimed.map((m) => ({ id: m.id, outcome: 'dead' as const, reason: 'invalid', error: 'bad' })), T0 + 20);
+      const dead = await store.listDeadLetters({ limit: 10 });
+      expect(dead.map((d) => (d.message as { body: { xdmEntity: { _id: string } } }).body.xdmEntity._id)).toEqual([moved.eventId, kept.eventId]);
+      const filtered = await store.listDeadLettersFiltered({ reason: 'invalid', limit: 10 });
+      expect(filtered.map((d) => (d.message as { body: { xdmEntity: { _id: string } } }).body.xdmEntity._id)).toEqual([moved.eventId, kept.eventId]);
+      expect(((await store.getEvent(moved.eventId))!.messages[0]!.message as { body: { xdmEntity: { _id: string } } }).body.xdmEntity._id).toBe(moved.eventId);
+      // A body goes with its message.
+      await client.query('DELETE FROM messages WHERE event_id = $1', [moved.eventId]);
+      expect(Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM message_bodies')).rows[0]!.n)).toBe(0);
+    } finally {
+      await client.end();
+      await store.close();
+    }
+  });
+
   it('closing twice is harmless', async () => {
     const store = await open(await createTestDatabase());
     await store.close();
