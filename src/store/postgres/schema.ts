@@ -225,10 +225,19 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   // bodies into messages.body: replicas of the previous version, running beside this one during a
   // rolling deploy, read them only there. Moving the writes is the next version's step, once every
   // replica reads both places; until then this table stays empty and its joins cost an empty lookup.
+  // A body goes with its message through a statement-level trigger, not a foreign key: a foreign key
+  // would add a check to every claim's and settlement's UPDATE of messages; this runs once per DELETE.
   `CREATE TABLE message_bodies (
-     message_id BIGINT PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,
+     message_id BIGINT PRIMARY KEY,
      body       TEXT NOT NULL
-   );`,
+   );
+   CREATE FUNCTION relay_drop_message_bodies() RETURNS trigger LANGUAGE plpgsql AS $$
+   BEGIN
+     DELETE FROM message_bodies b USING gone WHERE b.message_id = gone.id;
+     RETURN NULL;
+   END $$;
+   CREATE TRIGGER message_bodies_follow AFTER DELETE ON messages
+     REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION relay_drop_message_bodies();`,
   // 12: as SQLite's migration 11 (issue 21): the name filter reads events_received_id, which now
   // carries the name, and events_name_received, one page dirtied per event name per commit, goes.
   // A replica of the previous version finds the same index name with one more column.

@@ -14,9 +14,9 @@ export interface EventRow {
 }
 
 /**
- * Where a message's body is read from: message_bodies (migration 10 in SQLite, 11 in PostgreSQL, which does not write it yet), or
- * for rows written before it messages.body. Readers select `m.*` and `stored_body` from here, and
- * views take the body from `bodyOf`.
+ * Where a message's body is read from: message_bodies (SQLite's migration 10; PostgreSQL's 11, which
+ * this version does not write yet), or messages.body for rows written before it. Readers select
+ * `m.*` and `stored_body` from here, and views take the body from `bodyOf`.
  */
 export const MESSAGES_WITH_BODIES = 'messages m LEFT JOIN message_bodies b ON b.message_id = m.id';
 export const MESSAGE_ROW_COLUMNS = 'm.*, b.body AS stored_body';
