@@ -1,4 +1,5 @@
 import { createDatabase as createPrefixedDatabase, withClient } from '../../support/postgres-databases.js';
+import { messageKey } from './message-key.js';
 
 /**
  * PostgreSQL for tests. `TEST_POSTGRES_URL` names a server to use (CI's .ci/run starts one);
@@ -39,4 +40,18 @@ export async function createTestDatabase(): Promise<string> {
     throw new Error('No PostgreSQL server for this run: add test/helpers/postgres-global-setup.ts to globalSetup in vitest.config.ts.');
   }
   return createDatabase(provided.url, provided.runId);
+}
+
+/**
+ * The keys (message-key.ts) of the messages leased for delivery in this relay database now. The
+ * fault tests read it at the moment the store goes away: a batch Adobe answered whose messages are
+ * still in flight has an outcome that may go unrecorded, and so may be sent again.
+ */
+export async function inFlightMessageKeys(databaseUrl: string): Promise<Set<string>> {
+  return withClient(databaseUrl, async (client) => {
+    const { rows } = await client.query<{ body: string }>(
+      "SELECT coalesce(b.body, m.body) AS body FROM messages m LEFT JOIN message_bodies b ON b.message_id = m.id WHERE m.state = 'in_flight'",
+    );
+    return new Set(rows.map((r) => messageKey(JSON.parse(r.body))));
+  });
 }

@@ -1,10 +1,8 @@
-import pg from 'pg';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aepEnv, QUICK_DELIVERY_ENV, xdmMessageValidator } from '../helpers/aep-relay.js';
 import { startFakeDcs, startFakeIms, type DcsRequestRecord, type FakeDcs, type FakeIms } from '../helpers/fake-adobe.js';
-import { messageKey } from '../helpers/message-key.js';
-import { createTestDatabase } from '../helpers/postgres.js';
+import { createTestDatabase, inFlightMessageKeys } from '../helpers/postgres.js';
 import { ensureBuilt, startRelay, type RelayProcess } from '../helpers/relay-process.js';
 import { SAMPLES, sampleWithId } from '../helpers/samples.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
@@ -180,16 +178,3 @@ describe('PostgreSQL behind a network blackhole', () => {
   }, 120_000);
 });
 
-/** The keys (test/helpers/message-key.ts) of the messages leased for delivery, read from the database itself. */
-async function inFlightMessageKeys(databaseUrl: string): Promise<Set<string>> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ body: string }>(
-      "SELECT coalesce(b.body, m.body) AS body FROM messages m LEFT JOIN message_bodies b ON b.message_id = m.id WHERE m.state = 'in_flight'",
-    );
-    return new Set(rows.map((r) => messageKey(JSON.parse(r.body))));
-  } finally {
-    await client.end();
-  }
-}
