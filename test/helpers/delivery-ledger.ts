@@ -3,6 +3,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { normalizeEnvelope } from '../../src/ingest/envelope.js';
 import { mapEvent } from '../../src/mapping/map-event.js';
 import type { OutboundMessage } from '../../src/mapping/types.js';
+import { messageBodyOf } from '../../src/store/shared/views.js';
 import type { DcsRequestRecord, FakeDcs } from './fake-dcs.js';
 import { messageKey } from './message-key.js';
 
@@ -62,9 +63,9 @@ export function trackDeliveries(dcs: FakeDcs): DeliveryLedger {
     recordKill(sqlitePath) {
       const db = new Database(sqlitePath, { fileMustExist: true });
       try {
-        // The body as the store reads it: message_bodies, or the row for rows written before it (migration 10).
+        // The body wherever the store keeps it (messageBodyOf).
         const rows = db
-          .prepare("SELECT coalesce(b.body, m.body) AS body FROM messages m LEFT JOIN message_bodies b ON b.message_id = m.id WHERE m.state = 'in_flight'")
+          .prepare(`SELECT ${messageBodyOf('m')} AS body FROM messages m WHERE m.state = 'in_flight'`)
           .all() as { body: string }[];
         inFlightAtKill.push(new Set(rows.map((r) => messageKey(JSON.parse(r.body)))));
         return rows.length;

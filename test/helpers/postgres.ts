@@ -1,4 +1,5 @@
 import { createDatabase as createPrefixedDatabase, withClient } from '../../support/postgres-databases.js';
+import { messageBodyOf } from '../../src/store/shared/views.js';
 import { messageKey } from './message-key.js';
 
 /**
@@ -50,7 +51,7 @@ export async function createTestDatabase(): Promise<string> {
 export async function inFlightMessageKeys(databaseUrl: string): Promise<Set<string>> {
   return withClient(databaseUrl, async (client) => {
     const { rows } = await client.query<{ body: string }>(
-      "SELECT coalesce(b.body, m.body) AS body FROM messages m LEFT JOIN message_bodies b ON b.message_id = m.id WHERE m.state = 'in_flight'",
+      `SELECT ${messageBodyOf('m')} AS body FROM messages m WHERE m.state = 'in_flight'`,
     );
     return new Set(rows.map((r) => messageKey(JSON.parse(r.body))));
   });

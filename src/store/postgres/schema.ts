@@ -221,7 +221,7 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      ADD COLUMN delivered_xaction_id TEXT;
    CREATE INDEX messages_delivered_attempt_at ON messages (delivered_attempt_at) WHERE delivered_attempt_at IS NOT NULL;`,
   // 11: the table SQLite's migration 10 moved message bodies into (issue 21), so both engines read
-  // bodies the same way (src/store/shared/views.ts MESSAGES_WITH_BODIES). PostgreSQL still writes
+  // bodies the same way (src/store/shared/views.ts messageBodyOf). PostgreSQL still writes
   // bodies into messages.body: replicas of the previous version, running beside this one during a
   // rolling deploy, read them only there. Moving the writes is the next version's step, once every
   // replica reads both places; until then this table stays empty and its joins cost an empty lookup.

@@ -6,7 +6,7 @@ import type { PoolClient } from 'pg';
 import type { MappingResult, QueuedMessage } from '../../mapping/types.js';
 import { messageBody } from '../shared/message-body.js';
 import { customerIdOfEvent, storedAttempt } from '../shared/console-rows.js';
-import { MESSAGE_ROW_COLUMNS, MESSAGES_WITH_BODIES } from '../shared/views.js';
+import { MESSAGE_ROWS, messageBodyOf } from '../shared/views.js';
 import type { NewEvent, Settlement } from '../types.js';
 
 export interface ClaimRow {
@@ -34,7 +34,7 @@ export const SQL = {
             SELECT id FROM messages WHERE state IN ('pending', 'in_flight') AND next_attempt_at <= $3 AND ($5::text IS NULL OR route = $5)
             ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
           UPDATE messages m SET state = 'in_flight', next_attempt_at = $1, lease_owner = $2 FROM due WHERE m.id = due.id
-          RETURNING m.id, m.event_id, m.kind, coalesce((SELECT b.body FROM message_bodies b WHERE b.message_id = m.id), m.body) AS body, m.attempts, m.accepted_at,
+          RETURNING m.id, m.event_id, m.kind, ${messageBodyOf('m')} AS body, m.attempts, m.accepted_at,
                     (SELECT trace_parent FROM events e WHERE e.event_id = m.event_id) AS trace_parent`,
   // Every outcome of a batch in one statement (one round trip, atomic without BEGIN/COMMIT), each the
   // change SQLite makes with its own statement (sqlite/statements.ts): delivered (its attempt on the
@@ -63,8 +63,8 @@ export const SQL = {
   makeDueNow: `UPDATE messages SET next_attempt_at = $1 WHERE state = 'pending' AND next_attempt_at > $1
                  AND split_part(last_error, ':', 1) = ANY($2::text[])`,
   nextDue: `SELECT min(next_attempt_at) AS at FROM messages WHERE state IN ('pending', 'in_flight') AND ($1::text IS NULL OR route = $1)`,
-  deadLetters: `SELECT ${MESSAGE_ROW_COLUMNS} FROM ${MESSAGES_WITH_BODIES} WHERE m.state = 'dead' AND m.id > $1 AND ($3::text IS NULL OR m.route = $3) ORDER BY m.id LIMIT $2`,
-  eventMessages: `SELECT ${MESSAGE_ROW_COLUMNS} FROM ${MESSAGES_WITH_BODIES} WHERE m.event_id = $1 ORDER BY m.id`,
+  deadLetters: `SELECT ${MESSAGE_ROWS} WHERE m.state = 'dead' AND m.id > $1 AND ($3::text IS NULL OR m.route = $3) ORDER BY m.id LIMIT $2`,
+  eventMessages: `SELECT ${MESSAGE_ROWS} WHERE m.event_id = $1 ORDER BY m.id`,
   // A dead profile record superseded since it died is skipped rather than replayed (as at retry time).
   skipSupersededDead: `UPDATE messages m SET state = 'skipped', dead_reason = 'superseded_by_newer_profile', settled_at = $1
                        WHERE m.state = 'dead' AND m.id = ANY($2::bigint[]) AND ${SUPERSEDED}`,

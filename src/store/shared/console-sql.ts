@@ -1,6 +1,6 @@
 import { ATTEMPTS_KEPT_PER_MESSAGE, decodeCursor, type DeadLetterFilter, type EventSearch } from '../console-types.js';
 import type { EventState } from '../types.js';
-import { MESSAGE_ROW_COLUMNS, MESSAGES_WITH_BODIES } from './views.js';
+import { MESSAGE_ROWS } from './views.js';
 
 /**
  * The console's queries (issue 14), written once for both stores: the SQL is the same in SQLite and
@@ -107,7 +107,7 @@ export function deadLetterGroupsSql(filter: DeadLetterFilter, params: Params): s
 
 export function deadLettersSql(filter: DeadLetterFilter & { limit: number; afterId?: number }, params: Params): string {
   const where = deadWhere(filter, params);
-  return `SELECT ${MESSAGE_ROW_COLUMNS} FROM ${MESSAGES_WITH_BODIES} WHERE ${where} AND m.id > ${params.add(filter.afterId ?? 0)} ORDER BY m.id LIMIT ${params.add(filter.limit)}`;
+  return `SELECT ${MESSAGE_ROWS} WHERE ${where} AND m.id > ${params.add(filter.afterId ?? 0)} ORDER BY m.id LIMIT ${params.add(filter.limit)}`;
 }
 
 export function countDeadLettersSql(filter: DeadLetterFilter, params: Params): string {

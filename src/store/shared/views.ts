@@ -14,20 +14,21 @@ export interface EventRow {
 }
 
 /**
- * Where a message's body is read from: message_bodies (SQLite's migration 10; PostgreSQL's 11, which
- * this version does not write yet), or messages.body for rows written before it. Readers select
- * `m.*` and `stored_body` from here, and views take the body from `bodyOf`.
+ * A message's body as one SQL expression: from message_bodies (SQLite's migration 10; PostgreSQL's
+ * 11, which this version does not write yet), or messages.body for rows written before it. A scalar
+ * subquery, so it also serves an UPDATE's RETURNING (the claims), where a join cannot go.
  */
-export const MESSAGES_WITH_BODIES = 'messages m LEFT JOIN message_bodies b ON b.message_id = m.id';
-export const MESSAGE_ROW_COLUMNS = 'm.*, b.body AS stored_body';
+export const messageBodyOf = (alias: string) => `coalesce((SELECT b.body FROM message_bodies b WHERE b.message_id = ${alias}.id), ${alias}.body)`;
+
+/** What readers of whole message rows select (alias `m`): the row, and its body wherever it is kept. */
+export const MESSAGE_ROWS = `m.*, ${messageBodyOf('m')} AS message_body FROM messages m`;
 
 export interface MessageRow {
   id: number | string;
   event_id: string;
   kind: string;
-  /** '' for rows written since the bodies moved out (see MESSAGES_WITH_BODIES). */
-  body: string;
-  stored_body?: string | null;
+  /** The body wherever it is kept (MESSAGE_ROWS); the row's own `body` is '' where it moved out. */
+  message_body: string;
   state: string;
   attempts: number;
   next_attempt_at: number | string;
@@ -38,7 +39,6 @@ export interface MessageRow {
   route?: string | null;
 }
 
-const bodyOf = (row: MessageRow): string => row.stored_body ?? row.body;
 const num = (value: number | string): number => (typeof value === 'number' ? value : Number(value));
 const numOrNull = (value: number | string | null): number | null => (value === null ? null : num(value));
 
@@ -74,7 +74,7 @@ function toMessageView(row: MessageRow): MessageView {
     lastError: row.last_error,
     deadReason: row.dead_reason,
     deliveredAt: state === 'delivered' ? numOrNull(row.settled_at) : null,
-    message: parseJson(bodyOf(row)),
+    message: parseJson(row.message_body),
   };
 }
 
@@ -111,6 +111,6 @@ export function toDeadLetterView(row: MessageRow): DeadLetterView {
     error: row.last_error,
     attempts: row.attempts,
     deadAt: numOrNull(row.settled_at),
-    message: parseJson(bodyOf(row)),
+    message: parseJson(row.message_body),
   };
 }

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { SUPERSEDED } from './long-jobs.js';
-import { MESSAGE_ROW_COLUMNS, MESSAGES_WITH_BODIES } from '../shared/views.js';
+import { MESSAGE_ROWS, messageBodyOf } from '../shared/views.js';
 import { SQLITE_MIGRATIONS } from './schema.js';
 
 /** The SQLite store's schema migrations and prepared statements, prepared once per connection. */
@@ -26,9 +26,6 @@ export function migrate(db: Database.Database): void {
   }
 }
 
-// A claimed message's body: from message_bodies, or messages.body for rows written before it (migration 10).
-const BODY = 'coalesce((SELECT b.body FROM message_bodies b WHERE b.message_id = messages.id), messages.body) AS body';
-
 export function prepareStatements(db: Database.Database) {
   return {
     insertEvent: db.prepare(
@@ -49,18 +46,18 @@ export function prepareStatements(db: Database.Database) {
       `UPDATE messages SET state = 'in_flight', next_attempt_at = ?, lease_owner = ?
        WHERE id IN (SELECT id FROM messages WHERE state IN ('pending', 'in_flight') AND next_attempt_at <= ?
                     ORDER BY next_attempt_at, id LIMIT ?)
-       RETURNING id, event_id, kind, ${BODY}, attempts, accepted_at,
+       RETURNING id, event_id, kind, ${messageBodyOf('messages')} AS body, attempts, accepted_at,
                  (SELECT trace_parent FROM events e WHERE e.event_id = messages.event_id) AS trace_parent`,
     ),
     claimRoute: db.prepare(
       `UPDATE messages SET state = 'in_flight', next_attempt_at = ?, lease_owner = ?
        WHERE id IN (SELECT id FROM messages WHERE route = ? AND state IN ('pending', 'in_flight') AND next_attempt_at <= ?
                     ORDER BY next_attempt_at, id LIMIT ?)
-       RETURNING id, event_id, kind, ${BODY}, attempts, accepted_at,
+       RETURNING id, event_id, kind, ${messageBodyOf('messages')} AS body, attempts, accepted_at,
                  (SELECT trace_parent FROM events e WHERE e.event_id = messages.event_id) AS trace_parent`,
     ),
     nextDueRoute: db.prepare(`SELECT min(next_attempt_at) AS at FROM messages WHERE route = ? AND state IN ('pending', 'in_flight')`),
-    deadLettersRoute: db.prepare(`SELECT ${MESSAGE_ROW_COLUMNS} FROM ${MESSAGES_WITH_BODIES} WHERE m.state = 'dead' AND m.route = ? AND m.id > ? ORDER BY m.id LIMIT ?`),
+    deadLettersRoute: db.prepare(`SELECT ${MESSAGE_ROWS} WHERE m.state = 'dead' AND m.route = ? AND m.id > ? ORDER BY m.id LIMIT ?`),
     eventsByStatusRoute: db.prepare(`SELECT * FROM events WHERE mapping_status = ? AND coalesce(route, 'default') = ? AND event_id > ? ORDER BY event_id LIMIT ?`),
     eventsAllRoute: db.prepare(`SELECT * FROM events WHERE coalesce(route, 'default') = ? AND event_id > ? ORDER BY event_id LIMIT ?`),
     eventRoute: db.prepare('SELECT route FROM events WHERE event_id = ?'),
@@ -91,8 +88,8 @@ export function prepareStatements(db: Database.Database) {
     ),
     nextDue: db.prepare(`SELECT min(next_attempt_at) AS at FROM messages WHERE state IN ('pending', 'in_flight')`),
     getEvent: db.prepare('SELECT * FROM events WHERE event_id = ?'),
-    eventMessages: db.prepare(`SELECT ${MESSAGE_ROW_COLUMNS} FROM ${MESSAGES_WITH_BODIES} WHERE m.event_id = ? ORDER BY m.id`),
-    deadLetters: db.prepare(`SELECT ${MESSAGE_ROW_COLUMNS} FROM ${MESSAGES_WITH_BODIES} WHERE m.state = 'dead' AND m.id > ? ORDER BY m.id LIMIT ?`),
+    eventMessages: db.prepare(`SELECT ${MESSAGE_ROWS} WHERE m.event_id = ? ORDER BY m.id`),
+    deadLetters: db.prepare(`SELECT ${MESSAGE_ROWS} WHERE m.state = 'dead' AND m.id > ? ORDER BY m.id LIMIT ?`),
     skipSupersededDead: db.prepare(
       `UPDATE messages SET state = 'skipped', dead_reason = 'superseded_by_newer_profile', settled_at = ? WHERE state = 'dead' AND id = ? AND ${SUPERSEDED}`,
     ),
