@@ -2,6 +2,7 @@ import type { Plan } from '../context.js';
 import type { IngestResult, ModeSummary } from '../ingest/phase-ingest.js';
 import type { PostgresResult } from '../postgres/phase-postgres.js';
 import type { StallResult } from '../stall/phase-stall.js';
+import type { StallDiagnosis } from '../stall/stall-diagnosis.js';
 import { fmt } from '../harness/stats.js';
 
 export const table = (head: string[], rows: string[][]) =>
@@ -23,12 +24,19 @@ export function measuredBullets(plan: Plan): string[] {
   ];
 }
 
+/** What the slow webhooks waited behind (bench/stall/stall-diagnosis.ts); older results lack the disk's part. */
+function slowWebhooks(d: StallDiagnosis | undefined): string {
+  if (!d) return '';
+  const others = d.othersMb === undefined ? 'disk not sampled' : `${fmt.int(d.duringOthersWrites)} (${fmt.int(d.othersMb)} MB)`;
+  return `${fmt.int(d.slow)}: ${fmt.int(d.duringTruncate)} / ${others}`;
+}
+
 export function stallMarkdown(s: StallResult): string[] {
   return [
     `## 6. Webhooks at ${s.rate}/s while a long store job runs`,
     '',
     table(
-      ['job', 'prefill', 'job took', 'processed', 'webhooks p50', 'p99', 'max', 'accepted / due', 'refused or failed', 'RSS peak'],
+      ['job', 'prefill', 'job took', 'processed', 'webhooks p50', 'p99', 'max', 'accepted / due', 'refused or failed', 'RSS peak', 'webhooks ≥ 40 ms: during a TRUNCATE / others\' disk writes (MB in the window)'],
       [...(s.syncReplay ? [s.syncReplay] : []), s.replay, s.prune].map((r) => [
         `${r.job} of ${fmt.int(r.size)}${r.complete ? '' : ' (NOT complete)'}`,
         `${r.prefillS.toFixed(1)} s`,
@@ -42,6 +50,7 @@ export function stallMarkdown(s: StallResult): string[] {
         `${fmt.int(r.webhooks.accepted)} / ${fmt.int(r.webhooks.due)}`,
         `${JSON.stringify(r.webhooks.statuses)}, ${r.webhooks.networkErrors} network, ${r.webhooks.skipped} skipped`,
         fmt.mb(r.peakRssMb),
+        slowWebhooks(r.diagnosis),
       ]),
     ),
   ];

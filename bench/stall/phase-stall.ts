@@ -8,6 +8,7 @@ import type { GenResult } from '../load/load-gen.js';
 import { monitor, relayEnv, startRelay, type ServerProcess } from '../harness/processes.js';
 import { prefillPruneStore, prefillReplayStore } from './stall-stores.js';
 import { sleep, until } from '../harness/stats.js';
+import { sampleDiskWrites } from './disk-writes.js';
 import { checkpointLogs, diagnoseStalls, diagnosisLine, type StallDiagnosis } from './stall-diagnosis.js';
 
 const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef0123';
@@ -82,6 +83,7 @@ async function replayRun(ctx: Context): Promise<StallRun> {
   try {
     await ctx.gen.run({ cmd: 'rate', url: relay.url, prefix: `stallwarm${Date.now()}`, rate: p.rate, seconds: 1, connections: 8, maxOutstanding: 2000 });
     const mon = monitor(relay.pid);
+    const disk = sampleDiskWrites(dir, relay.pid);
     t = performance.now();
     const { outcome: job, webhooks } = await webhooksDuring(ctx, relay, 'stallreplay', async () => {
       let job = await admin<Job>(relay, 'POST', '/admin/events/replay', { state: 'unmapped', background: true });
@@ -95,8 +97,9 @@ async function replayRun(ctx: Context): Promise<StallRun> {
     const jobMs = performance.now() - t;
     const peakRssMb = mon.peakMb();
     mon.stop();
+    const diskWrites = disk.stop();
     const processed = { examined: job.result?.examined ?? job.done, requeued: job.result?.requeued ?? NaN };
-    const diagnosis = diagnoseStalls(webhooks, checkpointLogs(relay.logs), []);
+    const diagnosis = diagnoseStalls(webhooks, checkpointLogs(relay.logs), [], diskWrites);
     return { job: 'replay', size: p.replayEvents, prefillS, jobMs, complete: job.state === 'done' && processed.examined === p.replayEvents, processed, webhooks, peakRssMb, diagnosis };
   } finally {
     await relay.stop();
@@ -118,6 +121,7 @@ async function syncReplayRun(ctx: Context): Promise<StallRun> {
   try {
     await ctx.gen.run({ cmd: 'rate', url: relay.url, prefix: `stallsyncwarm${Date.now()}`, rate: p.rate, seconds: 1, connections: 8, maxOutstanding: 2000 });
     const mon = monitor(relay.pid);
+    const disk = sampleDiskWrites(dir, relay.pid);
     t = performance.now();
     const { outcome, webhooks } = await webhooksDuring(ctx, relay, 'stallsync', () =>
       admin<{ examined: number; requeued: number }>(relay, 'POST', '/admin/events/replay', { state: 'unmapped', limit: p.syncReplayEvents }),
@@ -125,7 +129,8 @@ async function syncReplayRun(ctx: Context): Promise<StallRun> {
     const jobMs = performance.now() - t;
     const peakRssMb = mon.peakMb();
     mon.stop();
-    const diagnosis = diagnoseStalls(webhooks, checkpointLogs(relay.logs), []);
+    const diskWrites = disk.stop();
+    const diagnosis = diagnoseStalls(webhooks, checkpointLogs(relay.logs), [], diskWrites);
     const processed = { examined: outcome.examined, requeued: outcome.requeued };
     return { job: 'replay-sync', size: p.syncReplayEvents, prefillS, jobMs, complete: outcome.examined === p.syncReplayEvents, processed, webhooks, peakRssMb, diagnosis };
   } finally {
@@ -208,6 +213,7 @@ async function pruneRun(ctx: Context): Promise<StallRun> {
     ctx.gen.stop();
     await warm;
     const mon = monitor(relay.pid);
+    const disk = sampleDiskWrites(dir, relay.pid);
     t = performance.now();
     const { outcome, webhooks } = await webhooksDuring(ctx, relay, 'stallprune', async () => {
       const deadline = performance.now() + p.maxSeconds * 1000;
@@ -223,12 +229,13 @@ async function pruneRun(ctx: Context): Promise<StallRun> {
     const jobMs = performance.now() - t;
     const peakRssMb = mon.peakMb();
     mon.stop();
+    const diskWrites = disk.stop();
     const left = oldRowsLeft(reader, olderThan);
     const processed = outcome.logged ?? { events: p.pruneRows - left.events, messages: p.pruneRows - left.messages };
     const complete = begun && outcome.done && left.events + left.messages === 0;
-    const diagnosis = diagnoseStalls(webhooks, checkpointLogs(relay.logs), benchReads);
+    const diagnosis = diagnoseStalls(webhooks, checkpointLogs(relay.logs), benchReads, diskWrites);
     // BENCH_STALL_DUMP=<file>: the raw timelines, to read the diagnosis against.
-    if (process.env['BENCH_STALL_DUMP']) writeFileSync(process.env['BENCH_STALL_DUMP'], JSON.stringify({ slow: webhooks.slow, checkpoints: diagnosis.checkpoints, benchReads, logs: relay.logs }));
+    if (process.env['BENCH_STALL_DUMP']) writeFileSync(process.env['BENCH_STALL_DUMP'], JSON.stringify({ slow: webhooks.slow, checkpoints: diagnosis.checkpoints, benchReads, diskWrites, logs: relay.logs }));
     return { job: 'prune', size: p.pruneRows, prefillS, jobMs, complete, processed, webhooks, peakRssMb, diagnosis };
   } finally {
     reader.close();
