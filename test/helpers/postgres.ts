@@ -56,3 +56,19 @@ export async function inFlightMessageKeys(databaseUrl: string): Promise<Set<stri
     return new Set(rows.map((r) => messageKey(JSON.parse(r.body))));
   });
 }
+
+/**
+ * The keys of the messages this relay database records as delivered more than once: a delivery
+ * whose settlement found its message already settled, or leased again after its lease ran out (a
+ * delivery slower than DELIVERY_LEASE_MS), is kept as a `delivered` row of delivery_attempts
+ * beside the one on the message (settleAll in src/store/postgres/sql.ts). The relay's own account
+ * of the copies it sent again, which the fault tests hold Adobe's copies to.
+ */
+export async function messagesRecordedDeliveredTwice(databaseUrl: string): Promise<Set<string>> {
+  return withClient(databaseUrl, async (client) => {
+    const { rows } = await client.query<{ body: string }>(
+      `SELECT ${messageBodyOf('m')} AS body FROM messages m WHERE EXISTS (SELECT 1 FROM delivery_attempts a WHERE a.message_id = m.id AND a.outcome = 'delivered')`,
+    );
+    return new Set(rows.map((r) => messageKey(JSON.parse(r.body))));
+  });
+}
