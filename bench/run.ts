@@ -12,6 +12,8 @@
  *   npm run bench -- --only=ingest,stall   some phases only (ingest, postgres, sustained, drain, outage, sync, stall), nothing written
  *   npm run bench -- --relay-env=STORE_SYNCHRONOUS=normal,DELIVERY_LINGER_MS=50   experiment with settings
  *                                      (a run with --relay-env does not write BENCHMARKS.md either)
+ *   BENCH_STALL_OTHER_WRITES_MB=1000 npm run bench -- --only=stall   phase 6 with another process writing
+ *                                      to the disk (nothing written); BENCH_STALL_DUMP=<file>: the prune's timelines
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -181,8 +183,8 @@ async function main() {
   results.environment.push(['machine load during the run', describeLoad(loadAtStart, machineLoad())]);
 
   process.stdout.write(`\n${consoleTable(summaryRows(results))}\n\n`);
-  if (args.only || Object.keys(args.relayEnv).length > 0) {
-    log('--only or --relay-env: nothing written');
+  if (args.only || Object.keys(args.relayEnv).length > 0 || process.env['BENCH_STALL_OTHER_WRITES_MB']) {
+    log('--only, --relay-env or BENCH_STALL_OTHER_WRITES_MB: nothing written');
   } else if (plan.quick) {
     const file = join(ROOT, 'dist', 'BENCHMARKS.quick.md');
     writeFileSync(file, markdown(results));

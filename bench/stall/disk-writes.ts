@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 
 /**
@@ -72,4 +73,34 @@ export function othersWroteBetween(samples: DiskWriteSample[], from: number, to:
   last ??= samples[samples.length - 1];
   if (!first || !last || last === first) return 0;
   return Math.max(0, last.deviceBytes - first.deviceBytes - (last.relayBytes - first.relayBytes));
+}
+
+/**
+ * Another process writing to the store's disk: `mb` MB flushed with fdatasync, then a pause of
+ * `pauseMs`, over and over until stopped (BENCH_STALL_OTHER_WRITES_MB). It shows what phase 6's
+ * "others' disk writes" column looks like when the disk is shared, so the attribution can be
+ * checked against a cause known to be there.
+ */
+export function startOtherWriter(dir: string, mb: number, pauseMs = 3000): { stop(): Promise<void> } {
+  const script = `
+    const { openSync, writeSync, fdatasyncSync, closeSync, rmSync } = require('node:fs');
+    const path = ${JSON.stringify(`${dir}/other-writer.bin`)};
+    const chunk = Buffer.alloc(1 << 20, 1);
+    const burst = () => {
+      const fd = openSync(path, 'w');
+      for (let i = 0; i < ${mb}; i += 1) writeSync(fd, chunk);
+      fdatasyncSync(fd);
+      closeSync(fd);
+      rmSync(path, { force: true });
+      setTimeout(burst, ${pauseMs});
+    };
+    burst();`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    async stop() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
 }

@@ -8,7 +8,7 @@ import type { GenResult } from '../load/load-gen.js';
 import { monitor, relayEnv, startRelay, type ServerProcess } from '../harness/processes.js';
 import { prefillPruneStore, prefillReplayStore } from './stall-stores.js';
 import { sleep, until } from '../harness/stats.js';
-import { sampleDiskWrites } from './disk-writes.js';
+import { sampleDiskWrites, startOtherWriter } from './disk-writes.js';
 import { checkpointLogs, diagnoseStalls, diagnosisLine, type StallDiagnosis } from './stall-diagnosis.js';
 
 const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef0123';
@@ -40,15 +40,23 @@ export interface StallResult {
   prune: StallRun;
 }
 
+/**
+ * BENCH_STALL_OTHER_WRITES_MB=<MB>: another process writes that much to the same disk (fdatasync'd,
+ * every 3 s) while each job is measured: a known cause for the diagnosis to find (disk-writes.ts).
+ */
+const OTHER_WRITES_MB = Number(process.env['BENCH_STALL_OTHER_WRITES_MB'] ?? 0);
+
 /** Webhooks at the plan's rate (open loop: latency from when each was due) until `job` resolves. */
 async function webhooksDuring<T>(ctx: Context, relay: ServerProcess, name: string, job: () => Promise<T>) {
   const p = ctx.plan.stall;
   const hooks = ctx.gen.run({ cmd: 'rate', url: relay.url, prefix: `${name}${Date.now()}`, rate: p.rate, seconds: p.maxSeconds, connections: 8, maxOutstanding: 2000 });
+  const other = OTHER_WRITES_MB > 0 ? startOtherWriter(ctx.freshDir('other-writer'), OTHER_WRITES_MB) : undefined;
   let outcome: T;
   try {
     outcome = await job();
   } finally {
     ctx.gen.stop();
+    await other?.stop();
   }
   return { outcome, webhooks: await hooks };
 }
@@ -254,6 +262,7 @@ export async function stallPhase(ctx: Context): Promise<StallResult> {
   const line = (r: StallRun) =>
     `  stall ${r.job}: ${JSON.stringify(r.processed)} in ${(r.jobMs / 1000).toFixed(1)} s${r.complete ? '' : ' (NOT complete)'}; webhooks at ${ctx.plan.stall.rate}/s: ` +
     `p50 ${r.webhooks.p50Ms.toFixed(1)} ms, p99 ${r.webhooks.p99Ms.toFixed(1)} ms, max ${r.webhooks.maxMs.toFixed(0)} ms (${r.webhooks.accepted}/${r.webhooks.due} accepted), RSS ${r.peakRssMb.toFixed(0)} MB`;
+  if (OTHER_WRITES_MB > 0) ctx.log(`  another process writes ${OTHER_WRITES_MB} MB to the store's disk every 3 s while each job runs (BENCH_STALL_OTHER_WRITES_MB)`);
   const syncReplay = await syncReplayRun(ctx);
   ctx.log(line(syncReplay));
   ctx.log(`    ${diagnosisLine(syncReplay.diagnosis)}`);
