@@ -15,7 +15,7 @@ export interface EventRow {
 
 /**
  * A message's body as one SQL expression: from message_bodies (SQLite's migration 10; PostgreSQL's
- * 11, which this version does not write yet), or messages.body for rows written before it. A scalar
+ * 11, which PostgreSQL does not write: docs/scaling.md), or messages.body for rows written before it. A scalar
  * subquery, so it also serves an UPDATE's RETURNING (the claims), where a join cannot go.
  */
 export const messageBodyOf = (alias: string) => `coalesce((SELECT b.body FROM message_bodies b WHERE b.message_id = ${alias}.id), ${alias}.body)`;

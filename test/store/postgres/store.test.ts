@@ -160,8 +160,8 @@ describe('PostgreSQL store: migrations', () => {
     await again.close();
   });
 
-  // Migration 11 (issue 21): this version reads a body from message_bodies when it is there, as the
-  // next version will write it (docs/scaling.md, rolling deploys); it still writes messages.body.
+  // Migration 11 (issue 21): a body is read from message_bodies when it is there, as SQLite keeps it;
+  // PostgreSQL writes it into messages.body (moving it cost PostgreSQL throughput: docs/scaling.md).
   it('reads a body from message_bodies when it is there, and still writes it into the row', async () => {
     const url = await createTestDatabase();
     const store = await open(url);
@@ -172,7 +172,7 @@ describe('PostgreSQL store: migrations', () => {
       for (const event of [moved, kept]) await acceptNew(store, event);
       const inRow = (await client.query<{ event_id: string; body: string }>('SELECT event_id, body FROM messages ORDER BY id')).rows;
       expect(inRow.map((r) => (JSON.parse(r.body) as { body: { xdmEntity: { _id: string } } }).body.xdmEntity._id)).toEqual([moved.eventId, kept.eventId]);
-      // As the next version will write it: the body in message_bodies, '' in the row.
+      // As SQLite keeps it: the body in message_bodies, '' in the row.
       await client.query("INSERT INTO message_bodies (message_id, body) SELECT id, body FROM messages WHERE event_id = $1", [moved.eventId]);
       await client.query("UPDATE messages SET body = '' WHERE event_id = $1", [moved.eventId]);
       const idOf = (m: { body: string }) => (JSON.parse(m.body) as { body: { xdmEntity: { _id: string } } }).body.xdmEntity._id;
