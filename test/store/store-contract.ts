@@ -201,6 +201,30 @@ export function describeStoreContract(name: string, harness: StoreHarness): void
       expect(claimed.filter((m) => m.eventId === older.eventId).map((m) => m.kind)).toEqual(['event']);
     });
 
+    it('decides the profile records of one commit group in order, as it does across groups', async () => {
+      const profile = (eventId: string, createdAt: number, key = 'cust-9:prog-1') => outbound(eventId, { kind: 'profile', profileKey: key, sourceCreatedAt: createdAt });
+      const [newer, older, other, both] = [capillaryEvent(), capillaryEvent(), capillaryEvent(), capillaryEvent()];
+      // Called in one turn: one commit group on either store.
+      const results = await Promise.all([
+        accept(newer, mapped(profile(newer.eventId, T0 + 100))),
+        accept(older, mapped(outbound(older.eventId), profile(older.eventId, T0 + 50))),
+        accept(other, mapped(profile(other.eventId, T0, 'cust-9:prog-2'))),
+        accept(both, mapped(profile(both.eventId, T0 + 10), profile(both.eventId, T0 + 200))),
+      ]);
+      expect(results).toEqual([
+        { outcome: 'accepted', skippedProfiles: 0 },
+        { outcome: 'accepted', skippedProfiles: 1 },
+        { outcome: 'accepted', skippedProfiles: 0 },
+        { outcome: 'accepted', skippedProfiles: 1 },
+      ]);
+      expect((await store.getEvent(both.eventId))?.messages.map((m) => m.state)).toEqual(['skipped', 'pending']);
+      // The key's newest time is the group's newest: a later commit's record older than it is skipped.
+      const late = capillaryEvent();
+      expect(await accept(late, mapped(profile(late.eventId, T0 + 150)))).toEqual({ outcome: 'accepted', skippedProfiles: 1 });
+      const otherLate = capillaryEvent();
+      expect(await accept(otherLate, mapped(profile(otherLate.eventId, T0 + 1, 'cust-9:prog-2')))).toEqual({ outcome: 'accepted', skippedProfiles: 0 });
+    });
+
     it('skips a failed profile record at retry time once a newer one for the member was queued', async () => {
       const profile = (eventId: string, createdAt: number) =>
         outbound(eventId, { kind: 'profile', profileKey: 'cust-9:prog-1', sourceCreatedAt: createdAt });
