@@ -164,7 +164,7 @@ ${machine.join('\n')}
 
 ## How it is measured
 
-- Each replica is a real process (\`node dist/src/server.js\`, what \`npm start\` runs) with the production
+- Each replica is a real process started as \`npm start\` starts it (package.json's environment and Node flags, \`dist/src/server.js\`) with the production
   defaults (\`LOG_LEVEL=info\`, batches of up to 500 messages, 4 delivery lanes, 20 ms linger), on
   \`STORE_URL=postgres://...\`. Adobe's per-process caps (\`AEP_MAX_REQUESTS_PER_SECOND\`,
   \`AEP_MAX_MESSAGES_PER_SECOND\`) are lifted so the relay, not the cap, is measured; in production

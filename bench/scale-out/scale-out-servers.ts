@@ -6,6 +6,7 @@
 import http from 'node:http';
 import { join } from 'node:path';
 import { relayListening } from '../../support/listening-process.js';
+import { relayNodeFlags, relayStartEnv } from '../../support/relay-node-flags.js';
 import { ROOT } from '../../support/repo-root.js';
 import { stoppable } from '../../support/stoppable-server.js';
 import { baseRelayEnv, startServer, type ServerProcess } from '../harness/processes.js';
@@ -100,8 +101,19 @@ export function relayEnv(storeUrl: string, adobe: FakeAdobe, extra: Record<strin
 
 /**
  * `node dist/src/server.js` of `root` (another checkout's build, to compare two versions side by
- * side), from `root`, without Node flags; resolves once it logs that it listens.
+ * side), from `root`, as that checkout's `npm start` runs it (the environment and Node flags of its
+ * start script); bare for a checkout whose start script predates that form. Resolves once it logs
+ * that it listens.
  */
 export function startReplica(env: Record<string, string>, root = ROOT): Promise<Replica> {
-  return startServer('relay', join(root, 'dist', 'src', 'server.js'), env, { ready: relayListening, cwd: root });
+  const start = startScriptOf(root);
+  return startServer('relay', join(root, 'dist', 'src', 'server.js'), { ...start.env, ...env }, { nodeArgs: start.flags, ready: relayListening, cwd: root });
+}
+
+function startScriptOf(root: string): { env: Record<string, string>; flags: string[] } {
+  try {
+    return { env: relayStartEnv(root), flags: relayNodeFlags(root) };
+  } catch {
+    return { env: {}, flags: [] };
+  }
 }
