@@ -25,3 +25,20 @@ export function copiesSentAgain(dcs: Pick<FakeDcs, 'accepted'>, recordedTwice: R
     requests.slice(0, -1).map((index, i) => ({ key, index, againIn: requests[i + 1]!, recordedTwice: recordedTwice.has(key) })),
   );
 }
+
+/**
+ * The requests whose outcome may go unrecorded when the store goes away: those Adobe answered from
+ * `awayFrom` on in `answered` (while the store was away, and one per delivery slot just before), and
+ * earlier ones whose messages were still in flight in the store at that moment (a settlement that
+ * lagged while another slot answered twice more). Only their messages may reach Adobe again.
+ */
+export function unrecordableRequests(dcs: Pick<FakeDcs, 'accepted'>, answered: readonly number[], awayFrom: number, inFlightAtOutage: ReadonlySet<string>): Set<number> {
+  const answeredEarlier = new Set(answered.slice(0, awayFrom));
+  const unsettled = dcs.accepted.filter((a) => inFlightAtOutage.has(a.key) && answeredEarlier.has(a.requestIndex)).map((a) => a.requestIndex);
+  return new Set([...answered.slice(awayFrom), ...unsettled]);
+}
+
+/** How many messages these requests carried: the most extra copies a fault test allows. */
+export function messagesIn(dcs: Pick<FakeDcs, 'requests'>, requests: ReadonlySet<number>): number {
+  return [...requests].reduce((n, index) => n + dcs.requests[index]!.messages, 0);
+}

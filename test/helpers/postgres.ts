@@ -43,18 +43,21 @@ export async function createTestDatabase(): Promise<string> {
   return createDatabase(provided.url, provided.runId);
 }
 
-/**
- * The keys (message-key.ts) of the messages leased for delivery in this relay database now. The
- * fault tests read it at the moment the store goes away: a batch Adobe answered whose messages are
- * still in flight has an outcome that may go unrecorded, and so may be sent again.
- */
-export async function inFlightMessageKeys(databaseUrl: string): Promise<Set<string>> {
+/** The keys (message-key.ts) of this relay database's messages that meet `where` (alias `m`). */
+async function messageKeysWhere(databaseUrl: string, where: string): Promise<Set<string>> {
   return withClient(databaseUrl, async (client) => {
-    const { rows } = await client.query<{ body: string }>(
-      `SELECT ${messageBodyOf('m')} AS body FROM messages m WHERE m.state = 'in_flight'`,
-    );
+    const { rows } = await client.query<{ body: string }>(`SELECT ${messageBodyOf('m')} AS body FROM messages m WHERE ${where}`);
     return new Set(rows.map((r) => messageKey(JSON.parse(r.body))));
   });
+}
+
+/**
+ * The keys of the messages leased for delivery in this relay database now. The fault tests read it
+ * at the moment the store goes away: a batch Adobe answered whose messages are still in flight has
+ * an outcome that may go unrecorded, and so may be sent again.
+ */
+export function inFlightMessageKeys(databaseUrl: string): Promise<Set<string>> {
+  return messageKeysWhere(databaseUrl, "m.state = 'in_flight'");
 }
 
 /**
@@ -62,13 +65,8 @@ export async function inFlightMessageKeys(databaseUrl: string): Promise<Set<stri
  * whose settlement found its message already settled, or leased again after its lease ran out (a
  * delivery slower than DELIVERY_LEASE_MS), is kept as a `delivered` row of delivery_attempts
  * beside the one on the message (settleAll in src/store/postgres/sql.ts). The relay's own account
- * of the copies it sent again, which the fault tests hold Adobe's copies to.
+ * of the copies it sent again, shown beside Adobe's copies when a fault test fails.
  */
-export async function messagesRecordedDeliveredTwice(databaseUrl: string): Promise<Set<string>> {
-  return withClient(databaseUrl, async (client) => {
-    const { rows } = await client.query<{ body: string }>(
-      `SELECT ${messageBodyOf('m')} AS body FROM messages m WHERE EXISTS (SELECT 1 FROM delivery_attempts a WHERE a.message_id = m.id AND a.outcome = 'delivered')`,
-    );
-    return new Set(rows.map((r) => messageKey(JSON.parse(r.body))));
-  });
+export function messagesRecordedDeliveredTwice(databaseUrl: string): Promise<Set<string>> {
+  return messageKeysWhere(databaseUrl, "EXISTS (SELECT 1 FROM delivery_attempts a WHERE a.message_id = m.id AND a.outcome = 'delivered')");
 }

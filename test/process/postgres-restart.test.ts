@@ -1,7 +1,7 @@
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aepEnv, QUICK_DELIVERY_ENV, xdmMessageValidator } from '../helpers/aep-relay.js';
-import { copiesSentAgain } from '../helpers/copies-sent-again.js';
+import { copiesSentAgain, messagesIn, unrecordableRequests } from '../helpers/copies-sent-again.js';
 import { owedMessageKeys } from '../helpers/delivery-ledger.js';
 import { startFakeDcs, startFakeIms, type DcsRequestRecord, type FakeDcs, type FakeIms } from '../helpers/fake-adobe.js';
 import { scrapedValue } from '../helpers/metric-values.js';
@@ -137,9 +137,7 @@ describe('PostgreSQL restarts under a running relay', () => {
     phase = 'after';
     // The same process: no restart of the relay, only of PostgreSQL.
     const ready = await waitFor(async () => (await readiness(url)).status === 200, { timeoutMs: 20_000, what: '/readyz 200 again' }).then(() => performance.now());
-    const answeredEarlier = new Set(answered.slice(0, awayFrom));
-    const unsettledBefore = dcs.accepted.filter((a) => inFlightAtStop.has(a.key) && answeredEarlier.has(a.requestIndex)).map((a) => a.requestIndex);
-    const unrecordable = new Set([...answered.slice(awayFrom), ...unsettledBefore]);
+    const unrecordable = unrecordableRequests(dcs, answered, awayFrom, inFlightAtStop);
     await waitFor(() => ackedAfter >= AFTER, { timeoutMs: 20_000, what: `${AFTER} events acknowledged after the restart` });
     sending = false;
     await senders;
@@ -171,7 +169,7 @@ describe('PostgreSQL restarts under a running relay', () => {
     // Every extra copy's earlier copy went out in a batch whose outcome could not be recorded.
     const extra = copiesSentAgain(dcs, await messagesRecordedDeliveredTwice(storeUrl));
     expect(extra.filter(({ index }) => !unrecordable.has(index))).toEqual([]);
-    const bound = [...unrecordable].reduce((n, index) => n + dcs.requests[index]!.messages, 0);
+    const bound = messagesIn(dcs, unrecordable);
     expect(extra.length).toBeLessThanOrEqual(bound);
     const twice = `${extra.length} (${extra.filter((e) => e.recordedTwice).length} recorded twice by the store)`;
     const unrecorded = unrecordable.size;
