@@ -60,6 +60,9 @@ export function describeStoreContract(name: string, harness: StoreHarness): void
 
     const accept = (event = capillaryEvent(), mapping: MappingResult = mapped(outbound(event.eventId))) =>
       store.acceptEvent({ event, payload: JSON.stringify({ eventId: event.eventId, eventName: event.eventName }), mapping });
+    /** A profile record (Loyalty Details) of one member and program (`key`), with its source time. */
+    const profile = (eventId: string, createdAt: number, key = 'cust-9:prog-1') =>
+      outbound(eventId, { kind: 'profile', profileKey: key, sourceCreatedAt: createdAt });
 
     it('accepts an event once and answers duplicate for the same eventId, also within one commit group', async () => {
       const event = capillaryEvent();
@@ -183,8 +186,6 @@ export function describeStoreContract(name: string, harness: StoreHarness): void
     });
 
     it('skips a profile record older than the newest one queued for the same member and program', async () => {
-      const profile = (eventId: string, createdAt: number) =>
-        outbound(eventId, { kind: 'profile', profileKey: 'cust-1:prog-1', sourceCreatedAt: createdAt });
       const newer = capillaryEvent({ createdAt: T0 + 100 });
       const older = capillaryEvent({ createdAt: T0 });
       const same = capillaryEvent({ createdAt: T0 + 100 });
@@ -192,8 +193,7 @@ export function describeStoreContract(name: string, harness: StoreHarness): void
       expect(await accept(newer, mapped(outbound(newer.eventId), profile(newer.eventId, T0 + 100)))).toEqual({ outcome: 'accepted', skippedProfiles: 0 });
       expect(await accept(older, mapped(outbound(older.eventId), profile(older.eventId, T0)))).toEqual({ outcome: 'accepted', skippedProfiles: 1 });
       expect(await accept(same, mapped(profile(same.eventId, T0 + 100)))).toEqual({ outcome: 'accepted', skippedProfiles: 0 });
-      const other = outbound(otherProgram.eventId, { kind: 'profile', profileKey: 'cust-1:prog-2', sourceCreatedAt: T0 });
-      expect(await accept(otherProgram, mapped(other))).toEqual({ outcome: 'accepted', skippedProfiles: 0 });
+      expect(await accept(otherProgram, mapped(profile(otherProgram.eventId, T0, 'cust-9:prog-2')))).toEqual({ outcome: 'accepted', skippedProfiles: 0 });
 
       const view = await store.getEvent(older.eventId);
       expect(view?.messages.map((m) => [m.kind, m.state])).toEqual([['event', 'pending'], ['profile', 'skipped']]);
@@ -202,7 +202,6 @@ export function describeStoreContract(name: string, harness: StoreHarness): void
     });
 
     it('decides the profile records of one commit group in order, as it does across groups', async () => {
-      const profile = (eventId: string, createdAt: number, key = 'cust-9:prog-1') => outbound(eventId, { kind: 'profile', profileKey: key, sourceCreatedAt: createdAt });
       const [newer, older, other, both] = [capillaryEvent(), capillaryEvent(), capillaryEvent(), capillaryEvent()];
       // Called in one turn: one commit group on either store.
       const results = await Promise.all([
@@ -226,8 +225,6 @@ export function describeStoreContract(name: string, harness: StoreHarness): void
     });
 
     it('skips a failed profile record at retry time once a newer one for the member was queued', async () => {
-      const profile = (eventId: string, createdAt: number) =>
-        outbound(eventId, { kind: 'profile', profileKey: 'cust-9:prog-1', sourceCreatedAt: createdAt });
       const older = capillaryEvent({ createdAt: T0 });
       await accept(older, mapped(profile(older.eventId, T0)));
       const [first] = await store.claimDue({ owner: 'a', now: T0, leaseMs: 60_000, limit: 10 });

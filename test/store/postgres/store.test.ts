@@ -170,20 +170,21 @@ describe('PostgreSQL store: migrations', () => {
     try {
       const [moved, kept] = [capillaryEvent(), capillaryEvent()];
       for (const event of [moved, kept]) await acceptNew(store, event);
+      const idIn = (message: unknown) => (message as { body: { xdmEntity: { _id: string } } }).body.xdmEntity._id;
+      const idOf = (body: string) => idIn(JSON.parse(body));
       const inRow = (await client.query<{ event_id: string; body: string }>('SELECT event_id, body FROM messages ORDER BY id')).rows;
-      expect(inRow.map((r) => (JSON.parse(r.body) as { body: { xdmEntity: { _id: string } } }).body.xdmEntity._id)).toEqual([moved.eventId, kept.eventId]);
+      expect(inRow.map((r) => idOf(r.body))).toEqual([moved.eventId, kept.eventId]);
       // As SQLite keeps it: the body in message_bodies, '' in the row.
       await client.query("INSERT INTO message_bodies (message_id, body) SELECT id, body FROM messages WHERE event_id = $1", [moved.eventId]);
       await client.query("UPDATE messages SET body = '' WHERE event_id = $1", [moved.eventId]);
-      const idOf = (m: { body: string }) => (JSON.parse(m.body) as { body: { xdmEntity: { _id: string } } }).body.xdmEntity._id;
       const claimed = await store.claimDue({ owner: 'w', now: T0 + 10, leaseMs: 60_000, limit: 2 });
-      expect(claimed.map(idOf)).toEqual([moved.eventId, kept.eventId]);
+      expect(claimed.map((m) => idOf(m.body))).toEqual([moved.eventId, kept.eventId]);
       await store.settle('w', claimed.map((m) => ({ id: m.id, outcome: 'dead' as const, reason: 'invalid', error: 'bad' })), T0 + 20);
       const dead = await store.listDeadLetters({ limit: 10 });
-      expect(dead.map((d) => (d.message as { body: { xdmEntity: { _id: string } } }).body.xdmEntity._id)).toEqual([moved.eventId, kept.eventId]);
+      expect(dead.map((d) => idIn(d.message))).toEqual([moved.eventId, kept.eventId]);
       const filtered = await store.listDeadLettersFiltered({ reason: 'invalid', limit: 10 });
-      expect(filtered.map((d) => (d.message as { body: { xdmEntity: { _id: string } } }).body.xdmEntity._id)).toEqual([moved.eventId, kept.eventId]);
-      expect(((await store.getEvent(moved.eventId))!.messages[0]!.message as { body: { xdmEntity: { _id: string } } }).body.xdmEntity._id).toBe(moved.eventId);
+      expect(filtered.map((d) => idIn(d.message))).toEqual([moved.eventId, kept.eventId]);
+      expect(idIn((await store.getEvent(moved.eventId))!.messages[0]!.message)).toBe(moved.eventId);
       // A body goes with its message.
       await client.query('DELETE FROM messages WHERE event_id = $1', [moved.eventId]);
       expect(Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM message_bodies')).rows[0]!.n)).toBe(0);
