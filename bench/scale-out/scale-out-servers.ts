@@ -102,18 +102,8 @@ export function relayEnv(storeUrl: string, adobe: FakeAdobe, extra: Record<strin
 /**
  * `node dist/src/server.js` of `root` (another checkout's build, to compare two versions side by
  * side), from `root`, as that checkout's `npm start` runs it (the environment and Node flags of its
- * start script); bare for a checkout whose start script predates that form. Resolves once it logs
- * that it listens.
+ * start script). Resolves once it logs that it listens.
  */
 export function startReplica(env: Record<string, string>, root = ROOT): Promise<Replica> {
-  const start = startScriptOf(root);
-  return startServer('relay', join(root, 'dist', 'src', 'server.js'), { ...start.env, ...env }, { nodeArgs: start.flags, ready: relayListening, cwd: root });
-}
-
-function startScriptOf(root: string): { env: Record<string, string>; flags: string[] } {
-  try {
-    return { env: relayStartEnv(root), flags: relayNodeFlags(root) };
-  } catch {
-    return { env: {}, flags: [] };
-  }
+  return startServer('relay', join(root, 'dist', 'src', 'server.js'), { ...relayStartEnv(root), ...env }, { nodeArgs: relayNodeFlags(root), ready: relayListening, cwd: root });
 }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 
 /**
  * What the disk under the store wrote while a stall run was measured, and how much of it the relay
@@ -25,12 +25,7 @@ function deviceStatPath(path: string): string | undefined {
   const major = ((dev >> 8) & 0xfff) | (Math.floor(dev / 2 ** 32) & ~0xfff);
   const minor = (dev & 0xff) | ((dev >> 12) & ~0xff);
   const stat = `/sys/dev/block/${major}:${minor}/stat`;
-  try {
-    readFileSync(stat);
-    return stat;
-  } catch {
-    return undefined;
-  }
+  return existsSync(stat) ? stat : undefined;
 }
 
 /** Samples every `everyMs` until stopped; an empty list where the disk cannot be read (no /sys, tmpfs). */

@@ -46,9 +46,13 @@ export interface StallResult {
  */
 const OTHER_WRITES_MB = Number(process.env['BENCH_STALL_OTHER_WRITES_MB'] ?? 0);
 
-/** Webhooks at the plan's rate (open loop: latency from when each was due) until `job` resolves. */
-async function webhooksDuring<T>(ctx: Context, relay: ServerProcess, name: string, job: () => Promise<T>) {
+/**
+ * Webhooks at the plan's rate (open loop: latency from when each was due) until `job` resolves, with
+ * what the disk under the store (`storeDir`) wrote meanwhile, by the relay and by everything else.
+ */
+async function webhooksDuring<T>(ctx: Context, relay: ServerProcess, storeDir: string, name: string, job: () => Promise<T>) {
   const p = ctx.plan.stall;
+  const disk = sampleDiskWrites(storeDir, relay.pid);
   const hooks = ctx.gen.run({ cmd: 'rate', url: relay.url, prefix: `${name}${Date.now()}`, rate: p.rate, seconds: p.maxSeconds, connections: 8, maxOutstanding: 2000 });
   const other = OTHER_WRITES_MB > 0 ? startOtherWriter(ctx.freshDir('other-writer'), OTHER_WRITES_MB) : undefined;
   let outcome: T;
@@ -58,7 +62,7 @@ async function webhooksDuring<T>(ctx: Context, relay: ServerProcess, name: strin
     ctx.gen.stop();
     await other?.stop();
   }
-  return { outcome, webhooks: await hooks };
+  return { outcome, webhooks: await hooks, diskWrites: disk.stop() };
 }
 
 async function admin<T>(relay: ServerProcess, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
@@ -91,9 +95,8 @@ async function replayRun(ctx: Context): Promise<StallRun> {
   try {
     await ctx.gen.run({ cmd: 'rate', url: relay.url, prefix: `stallwarm${Date.now()}`, rate: p.rate, seconds: 1, connections: 8, maxOutstanding: 2000 });
     const mon = monitor(relay.pid);
-    const disk = sampleDiskWrites(dir, relay.pid);
     t = performance.now();
-    const { outcome: job, webhooks } = await webhooksDuring(ctx, relay, 'stallreplay', async () => {
+    const { outcome: job, webhooks, diskWrites } = await webhooksDuring(ctx, relay, dir, 'stallreplay', async () => {
       let job = await admin<Job>(relay, 'POST', '/admin/events/replay', { state: 'unmapped', background: true });
       const deadline = performance.now() + p.maxSeconds * 1000;
       while (job.state === 'running' && performance.now() < deadline) {
@@ -105,7 +108,6 @@ async function replayRun(ctx: Context): Promise<StallRun> {
     const jobMs = performance.now() - t;
     const peakRssMb = mon.peakMb();
     mon.stop();
-    const diskWrites = disk.stop();
     const processed = { examined: job.result?.examined ?? job.done, requeued: job.result?.requeued ?? NaN };
     const diagnosis = diagnoseStalls(webhooks, checkpointLogs(relay.logs), [], diskWrites);
     return { job: 'replay', size: p.replayEvents, prefillS, jobMs, complete: job.state === 'done' && processed.examined === p.replayEvents, processed, webhooks, peakRssMb, diagnosis };
@@ -129,15 +131,13 @@ async function syncReplayRun(ctx: Context): Promise<StallRun> {
   try {
     await ctx.gen.run({ cmd: 'rate', url: relay.url, prefix: `stallsyncwarm${Date.now()}`, rate: p.rate, seconds: 1, connections: 8, maxOutstanding: 2000 });
     const mon = monitor(relay.pid);
-    const disk = sampleDiskWrites(dir, relay.pid);
     t = performance.now();
-    const { outcome, webhooks } = await webhooksDuring(ctx, relay, 'stallsync', () =>
+    const { outcome, webhooks, diskWrites } = await webhooksDuring(ctx, relay, dir, 'stallsync', () =>
       admin<{ examined: number; requeued: number }>(relay, 'POST', '/admin/events/replay', { state: 'unmapped', limit: p.syncReplayEvents }),
     );
     const jobMs = performance.now() - t;
     const peakRssMb = mon.peakMb();
     mon.stop();
-    const diskWrites = disk.stop();
     const diagnosis = diagnoseStalls(webhooks, checkpointLogs(relay.logs), [], diskWrites);
     const processed = { examined: outcome.examined, requeued: outcome.requeued };
     return { job: 'replay-sync', size: p.syncReplayEvents, prefillS, jobMs, complete: outcome.examined === p.syncReplayEvents, processed, webhooks, peakRssMb, diagnosis };
@@ -221,9 +221,8 @@ async function pruneRun(ctx: Context): Promise<StallRun> {
     ctx.gen.stop();
     await warm;
     const mon = monitor(relay.pid);
-    const disk = sampleDiskWrites(dir, relay.pid);
     t = performance.now();
-    const { outcome, webhooks } = await webhooksDuring(ctx, relay, 'stallprune', async () => {
+    const { outcome, webhooks, diskWrites } = await webhooksDuring(ctx, relay, dir, 'stallprune', async () => {
       const deadline = performance.now() + p.maxSeconds * 1000;
       for (let i = 0; ; i += 1) {
         const logged = prunedLogged(relay);
@@ -237,7 +236,6 @@ async function pruneRun(ctx: Context): Promise<StallRun> {
     const jobMs = performance.now() - t;
     const peakRssMb = mon.peakMb();
     mon.stop();
-    const diskWrites = disk.stop();
     const left = oldRowsLeft(reader, olderThan);
     const processed = outcome.logged ?? { events: p.pruneRows - left.events, messages: p.pruneRows - left.messages };
     const complete = begun && outcome.done && left.events + left.messages === 0;
