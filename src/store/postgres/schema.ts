@@ -221,12 +221,11 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      ADD COLUMN delivered_xaction_id TEXT;
    CREATE INDEX messages_delivered_attempt_at ON messages (delivered_attempt_at) WHERE delivered_attempt_at IS NOT NULL;`,
   // 11: the table SQLite's migration 10 moved message bodies into (issue 21), so both engines read
-  // bodies the same way (src/store/shared/views.ts messageBodyOf). PostgreSQL still writes
-  // bodies into messages.body: replicas of the previous version, running beside this one during a
-  // rolling deploy, read them only there. Moving the writes once every replica read both places was
-  // measured in the version after and not made: PostgreSQL lost 13-18% of its webhooks/s (a second
-  // insert per message, a second table read at every claim). The table stays empty here; its
-  // lookup costs an empty probe.
+  // bodies the same way (src/store/shared/views.ts messageBodyOf). PostgreSQL writes bodies into
+  // messages.body, where replicas of the version before read them during a rolling deploy; moving
+  // its writes too was measured in the version after and not made: PostgreSQL lost 13-18% of its
+  // webhooks/s (a second insert per message, a second table read at every claim). The table stays
+  // empty here; its lookup costs an empty probe.
   // A body goes with its message through a statement-level trigger, not a foreign key: a foreign key
   // would add a check to every claim's and settlement's UPDATE of messages; this runs once per DELETE.
   `CREATE TABLE message_bodies (
