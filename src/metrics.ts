@@ -101,7 +101,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     circuitState: new Gauge({
       name: 'relay_aep_circuit_open',
-      help: '1 while the circuit breaker towards AEP is open (requests paused), else 0',
+      help: '1 while the circuit breaker towards AEP is open or probing (requests paused but one probe), else 0',
       labelNames: ['route'] as const,
       registers,
     }),

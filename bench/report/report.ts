@@ -52,7 +52,7 @@ export function markdown(r: Results): string {
       `- 2. Sustained: bench/load/load-gen.ts in its own process, open loop (latency from each request's due time), ${r.plan.sustained.seconds} s per rate, stepping ${r.plan.sustained.rates.join(', ')}/s; a rate is kept up when ≥ 98% is acknowledged with no refusals and \`relay_queue_pending\` (read from /metrics each second) stays under half a second of traffic (at least 1,000) in the second half of the step. Stops at the first rate not kept up.`,
       `- 3. Drain: the fake Adobe stops listening (connections refused), ${fmt.int(r.plan.drain.backlog)} webhooks are queued (64 connections), then Adobe comes back; the fake records every request's size and the largest request and message counts in any sliding 1 s window. ` +
         (r.plan.drain.circuitOpenMs === undefined
-          ? 'Production settings throughout: the first delivery waits for the circuit breaker\'s next probe (2 s after it opened, doubling after each failed probe up to `CIRCUIT_OPEN_MS`).'
+          ? 'Production settings throughout: the first delivery waits for the circuit breaker\'s next probe, of one message (0.5 s after it opened, doubling after each failed probe up to `CIRCUIT_OPEN_MS`, 0.5 s by default).'
           : `Settings: ${JSON.stringify(r.drain?.settings ?? {})}.`) +
         ' A consistent copy of the backlog store (SQLite `VACUUM INTO`) is then drained by a relay with `AEP_MAX_MESSAGES_PER_SECOND`/`AEP_MAX_REQUESTS_PER_SECOND` lifted, to tell the cap from the relay.',
       '- 4. Memory: VmRSS of the relay process sampled every 200 ms and its VmHWM (reset per phase through /proc/PID/clear_refs).',

@@ -58,7 +58,7 @@ export const ROUTE_SETTINGS = {
   DRY_RUN_FILE: Type.String({ default: './data/dry-run.ndjson', minLength: 1, description: 'dry-run output, one DCS message a line' }),
 
   // Delivery to this route's Adobe endpoints
-  CIRCUIT_OPEN_MS: int(2_000, 100, 3_600_000, 'longest pause between probes while most AEP requests fail (the first pause is 2 s at most, doubling)'),
+  CIRCUIT_OPEN_MS: int(500, 100, 3_600_000, 'longest pause between probes (one message each) while most AEP requests fail (the first pause is 0.5 s at most, doubling)'),
   AEP_MAX_REQUESTS_PER_SECOND: int(1000, 1, 100_000, 'cap on requests per second to the inlet (Adobe: 1,000)'),
   AEP_MAX_MESSAGES_PER_SECOND: int(10_000, 1, 1_000_000, 'cap on messages per second to the inlet (Adobe: 10,000)'),
 

@@ -3,8 +3,10 @@
  * window, at least `minRequests` and a failure ratio of `failureRatio` or more, or `minRequests`
  * failures in a row (an outage after a busy minute, whose successes would hold the ratio down for
  * long: issue 12), opens the circuit for
- * a pause (2 s at first, doubling after each failed probe up to `openMs`); then one probe request
- * is let through (half-open) and its result closes or re-opens it.
+ * a pause (0.5 s at first, doubling after each failed probe up to `openMs`); then one probe request
+ * is let through (half-open) and its result closes or re-opens it. The delivery worker sends one
+ * message as the probe, so probing often costs a failing Adobe little, and the first delivery after
+ * it answers again comes within a pause.
  * While open, messages simply stay pending in the store: no attempt is spent, nothing is lost.
  */
 export type CircuitState = 'closed' | 'open' | 'half_open';
@@ -24,7 +26,7 @@ export function createCircuitBreaker(options: {
   failureRatio: number;
   /** The longest pause between probes. */
   openMs: number;
-  /** The first pause after the circuit opens (default 2 s, at most openMs). */
+  /** The first pause after the circuit opens (default 0.5 s, at most openMs). */
   firstOpenMs?: number;
   now?: () => number;
   onChange?: (state: CircuitState) => void;
@@ -35,9 +37,9 @@ export function createCircuitBreaker(options: {
   let state: CircuitState = 'closed';
   let openUntil = 0;
   let probeInFlight = false;
-  // The first pause is short, so a blip heals in seconds; each failed probe doubles it up to openMs,
-  // so a long outage costs one probe per openMs.
-  const firstOpenMs = Math.min(options.openMs, options.firstOpenMs ?? 2_000);
+  // The first pause is short, so a blip heals in half a second; each failed probe doubles it up to
+  // openMs, so a long outage costs one probe (of one message) per openMs.
+  const firstOpenMs = Math.min(options.openMs, options.firstOpenMs ?? 500);
   let openMs = firstOpenMs;
 
   const set = (next: CircuitState) => {

@@ -152,7 +152,9 @@ export function createDeliveryWorker(deps: {
     const probing = circuitBreaker.state === 'half_open';
     circuitBreaker.record(!(retries.length === outcomes.length && retries.every((o) => ENDPOINT_FAILURES.has(o.reason))));
     const recovered = probing && (circuitBreaker.state as CircuitState) === 'closed';
-    if (retries.length > 0) logger.warn({ messages: batch.length, retries: retries.length, reason: retries[0]?.reason, detail: retries[0]?.detail }, 'delivery attempt failed; retrying later');
+    // A failed probe is the outage going on, already logged when the circuit opened: debug, not a
+    // warning every half second.
+    if (retries.length > 0) logger[probing ? 'debug' : 'warn']({ messages: batch.length, retries: retries.length, reason: retries[0]?.reason, detail: retries[0]?.detail }, 'delivery attempt failed; retrying later');
     logger.trace({ messages: batch.length, delivered: outcomes.filter((o) => o.outcome === 'delivered').length }, 'batch sent');
     await settleWhileLeased(settlements, at, signal);
     if (recovered) await releaseEndpointHolds(at);
@@ -233,7 +235,10 @@ export function createDeliveryWorker(deps: {
       // Admission first, then the claim: a batch claimed before the rate limiter admits it waits in
       // memory, long enough to be promoted to V8's old generation (the capped drain's peak RSS).
       // The permit is for a full batch; it shrinks to what the claim returned.
-      const permit = await rateLimiter.acquire(options.batchMaxMessages, stopping.signal);
+      // While the circuit is not closed the next request is its probe, which carries one message
+      // (below): claim just that one.
+      const wanted = circuitBreaker.state === 'closed' ? options.batchMaxMessages : 1;
+      const permit = await rateLimiter.acquire(wanted, stopping.signal);
       if (!running) {
         permit?.resize(0);
         break;
@@ -241,14 +246,14 @@ export function createDeliveryWorker(deps: {
       let claimed: ClaimedMessage[];
       const claimedAt = now();
       try {
-        claimed = await store.claimDue({ owner: options.owner, now: claimedAt, leaseMs: options.leaseMs, limit: options.batchMaxMessages, ...(options.route !== undefined ? { route: options.route } : {}) });
+        claimed = await store.claimDue({ owner: options.owner, now: claimedAt, leaseMs: options.leaseMs, limit: wanted, ...(options.route !== undefined ? { route: options.route } : {}) });
       } catch (error) {
         permit?.resize(0);
         log.warn({ err: error }, 'could not claim messages from the store; retrying');
         await waker.wait(options.pollIntervalMs);
         continue;
       }
-      if (claimed.length < options.batchMaxMessages) shallowUntil = timer.now() + options.lingerMs;
+      if (claimed.length < wanted) shallowUntil = timer.now() + options.lingerMs;
       if (claimed.length === 0) {
         permit?.resize(0);
         await idle();
@@ -270,6 +275,16 @@ export function createDeliveryWorker(deps: {
                 log.warn({ messages: batches.slice(i).flat().length, leaseMs: options.leaseMs }, 'lease ran out waiting for the rate limiter: messages given back unsent (DELIVERY_LEASE_MS too short for the rate caps?)');
               }
               await release(batches.slice(i).flat());
+              break;
+            }
+            // The circuit's probe carries one message, however many this lane claimed before the
+            // circuit opened: asking a failing Adobe whether it answers again costs it one small
+            // request, not up to a megabyte, so probes can come often. The rest goes back unsent (no
+            // attempt counted) and follows in full batches once the probe gets through.
+            if (circuitBreaker.state === 'half_open' && batch.length > 1) {
+              if (i === 0) permit?.resize(1);
+              await release([...batch.slice(1), ...batches.slice(i + 1).flat()]);
+              await sendBatch(batch.slice(0, 1), lease.signal);
               break;
             }
             await sendBatch(batch, lease.signal);

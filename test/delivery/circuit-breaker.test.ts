@@ -126,6 +126,23 @@ describe('circuit breaker', () => {
     expect(changes).toEqual(['open', 'half_open', 'open', 'half_open', 'closed']);
   });
 
+  it('pauses half a second at first unless told otherwise, so the first delivery after an outage comes within about that', () => {
+    let t = 0;
+    const cb = createCircuitBreaker({ windowMs: 60_000, minRequests: 10, failureRatio: 0.7, openMs: 30_000, now: () => t });
+    for (let i = 0; i < 10; i += 1) {
+      cb.begin();
+      cb.record(false);
+    }
+    expect(cb.state).toBe('open');
+    expect(cb.waitMs()).toBe(500);
+    t += 499;
+    expect(cb.begin()).toBe(false);
+    t += 1;
+    expect(cb.begin()).toBe(true);
+    cb.record(false);
+    expect(cb.waitMs()).toBe(1_000);
+  });
+
   it('starts with a short pause and doubles it after each failed probe, up to openMs, then resets', () => {
     const { cb, run, clock } = breaker({ openMs: 10_000, firstOpenMs: 2_000 });
     run(...fail(10));

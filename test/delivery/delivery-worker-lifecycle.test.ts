@@ -42,6 +42,34 @@ describe('delivery worker: circuit breaker', () => {
     expect(await metricValue(h.metrics.registry, 'relay_delivery_retries_total')).toBe(0);
   });
 
+  it('a batch claimed while the circuit was closed goes out as a probe of one message when it has become the probe', async () => {
+    const ids = [await h.accept(), await h.accept(), await h.accept(), await h.accept()];
+    // Closed when the lane claims; between its claim and its send the circuit opened and its pause
+    // ran out, so the lane's begin() takes the half-open probe slot (the real breaker's state then).
+    let state: CircuitState = 'closed';
+    let probes = 0;
+    const stub: CircuitBreaker = {
+      waitMs: () => 0,
+      begin: () => {
+        if (probes === 0) state = 'half_open';
+        return true;
+      },
+      record: () => {
+        probes += 1;
+        state = 'closed';
+      },
+      get state() {
+        return state;
+      },
+    };
+    h.startWorker({ circuitBreaker: stub });
+    for (const id of ids) await h.settledWith(id, (m) => m.state === 'delivered', `${id} delivered`);
+    // The probe carried the oldest message alone; the other three were given back (no attempt) and sent after it.
+    expect(h.sink.sends[0]!.ids).toEqual([(await h.messageOf(ids[0]!)).id]);
+    expect(h.sink.sends.slice(1).flatMap((send) => send.ids)).toHaveLength(3);
+    for (const id of ids) expect((await h.messageOf(id)).attempts).toBe(1);
+  });
+
   it('a failing endpoint opens the circuit: no request while open, one probe, then everything is delivered', async () => {
     const states: { state: CircuitState; sends: number }[] = [];
     const breaker = createCircuitBreaker({

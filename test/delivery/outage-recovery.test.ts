@@ -17,7 +17,20 @@ describe('delivery worker: recovery after an outage', () => {
     // Acceptance times on the real clock too, so nothing counts as past the retry window.
     h.clock = Date.now();
     const states: CircuitState[] = [];
-    const circuitBreaker = createCircuitBreaker({ windowMs: 60_000, minRequests: 3, failureRatio: 0.7, openMs: 50, onChange: (s) => states.push(s) });
+    // Which sends went out while the circuit was not closed: the probes.
+    let probesFrom: number | undefined;
+    let probesTo: number | undefined;
+    const circuitBreaker = createCircuitBreaker({
+      windowMs: 60_000,
+      minRequests: 3,
+      failureRatio: 0.7,
+      openMs: 50,
+      onChange: (s) => {
+        states.push(s);
+        if (s === 'open') probesFrom ??= h.sink.sends.length;
+        if (s === 'closed') probesTo = h.sink.sends.length;
+      },
+    });
     h.sink.script(retryAll('http_4xx')).otherwise(retryAll('http_5xx'));
     const rejectedOnce = await h.accept();
     h.startWorker({ circuitBreaker, now: Date.now, random: () => 0, options: { retry: { baseMs: BACKOFF_MS, maxMs: 3_600_000 } } });
@@ -43,6 +56,13 @@ describe('delivery worker: recovery after an outage', () => {
       what: 'the whole backlog delivered',
     });
     expect(states.at(-1)).toBe('closed');
+    // Every probe carried one message, the one that got through included; the backlog then went in
+    // batches, not one message a request.
+    const probes = h.sink.sends.slice(probesFrom, probesTo);
+    expect(probes.length).toBeGreaterThan(1);
+    expect(probes.map((send) => send.ids.length)).toEqual(probes.map(() => 1));
+    const after = h.sink.sends.slice(probesTo);
+    expect(Math.max(...after.map((send) => send.ids.length))).toBeGreaterThan(1);
     const stillWaiting = await h.messageOf(rejectedOnce);
     expect(stillWaiting).toMatchObject({ state: 'pending', attempts: 1 });
     expect(stillWaiting.nextAttemptAt! - Date.now()).toBeGreaterThan(BACKOFF_MS / 2);
