@@ -29,7 +29,8 @@ export function createCircuitBreaker(options: {
   /** The first pause after the circuit opens (default 0.5 s, at most openMs). */
   firstOpenMs?: number;
   now?: () => number;
-  onChange?: (state: CircuitState) => void;
+  /** Each change of state, with the state it left (an outage starts at closed -> open). */
+  onChange?: (state: CircuitState, previous: CircuitState) => void;
 }): CircuitBreaker {
   const now = options.now ?? Date.now;
   let results: { at: number; success: boolean }[] = [];
@@ -44,8 +45,9 @@ export function createCircuitBreaker(options: {
 
   const set = (next: CircuitState) => {
     if (next !== state) {
+      const previous = state;
       state = next;
-      options.onChange?.(next);
+      options.onChange?.(next, previous);
     }
   };
 

@@ -13,7 +13,7 @@ import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/types.js';
 import type { RouteSchemas } from '../xdm-validation/route-schemas.js';
 import { withSchemaValidation } from '../xdm-validation/route-validation.js';
-import { createCircuitBreaker, type CircuitBreaker, type CircuitState } from '../delivery/circuit-breaker.js';
+import { createCircuitBreaker, type CircuitBreaker } from '../delivery/circuit-breaker.js';
 import { createDeliveryWorker, type DeliveryWorker } from '../delivery/delivery-worker.js';
 import { createDryRunSink } from '../delivery/dry-run-sink.js';
 import { createRateLimiter, type RateLimiter } from '../delivery/rate-limiter.js';
@@ -101,7 +101,6 @@ export function createRouteTable(deps: { env: Env; store: Store; metrics: Metric
     const key = inletKey(route);
     let entry = inlets.get(key);
     if (!entry) {
-      let circuitWas: CircuitState = 'closed';
       entry = {
         rateLimiter: createRateLimiter(route.rateCaps),
         circuitBreaker: createCircuitBreaker({
@@ -109,14 +108,13 @@ export function createRouteTable(deps: { env: Env; store: Store; metrics: Metric
           minRequests: 10,
           failureRatio: 0.7,
           openMs: route.circuitOpenMs,
-          onChange: (state) => {
+          onChange: (state, previous) => {
             // Deliveries stay paused while a probe is out (half-open): the gauge says paused until it closes.
             metrics.circuitState.set(routeLabel(route), state === 'closed' ? 0 : 1);
-            // One warning when the outage starts; each probe (every CIRCUIT_OPEN_MS at most) at debug.
-            if (state === 'open' && circuitWas === 'closed') log.warn({ state, route: route.id, probeEveryMsAtMost: route.circuitOpenMs }, 'AEP is failing: circuit open, pausing deliveries; probing with one message');
-            else if (state === 'closed') log.info({ state, route: route.id }, 'circuit closed: deliveries resume');
+            // One warning when the outage starts; each probe (every CIRCUIT_OPEN_MS at most) and the
+            // close at debug: the worker whose probe got through logs the recovery ("AEP answers again").
+            if (state === 'open' && previous === 'closed') log.warn({ state, route: route.id, probeEveryMsAtMost: route.circuitOpenMs }, 'AEP is failing: circuit open, pausing deliveries; probing with one message');
             else log.debug({ state, route: route.id }, `circuit ${state}`);
-            circuitWas = state;
           },
         }),
         users: 0,

@@ -126,6 +126,22 @@ describe('circuit breaker', () => {
     expect(changes).toEqual(['open', 'half_open', 'open', 'half_open', 'closed']);
   });
 
+  it('tells each change with the state it left, so the start of an outage (closed -> open) is told apart from a failed probe', () => {
+    let t = 0;
+    const seen: string[] = [];
+    const cb = createCircuitBreaker({ windowMs: 60_000, minRequests: 10, failureRatio: 0.7, openMs: 500, now: () => t, onChange: (state, previous) => seen.push(`${previous}->${state}`) });
+    for (let i = 0; i < 10; i += 1) {
+      cb.begin();
+      cb.record(false);
+    }
+    for (const ok of [false, true]) {
+      t += cb.waitMs();
+      expect(cb.begin()).toBe(true);
+      cb.record(ok);
+    }
+    expect(seen).toEqual(['closed->open', 'open->half_open', 'half_open->open', 'open->half_open', 'half_open->closed']);
+  });
+
   it('pauses half a second at first unless told otherwise, so the first delivery after an outage comes within about that', () => {
     let t = 0;
     const cb = createCircuitBreaker({ windowMs: 60_000, minRequests: 10, failureRatio: 0.7, openMs: 30_000, now: () => t });
