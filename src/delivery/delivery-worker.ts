@@ -234,9 +234,8 @@ export function createDeliveryWorker(deps: {
       }
       // Admission first, then the claim: a batch claimed before the rate limiter admits it waits in
       // memory, long enough to be promoted to V8's old generation (the capped drain's peak RSS).
-      // The permit is for a full batch; it shrinks to what the claim returned.
-      // While the circuit is not closed the next request is its probe, which carries one message
-      // (below): claim just that one.
+      // The permit is for a full batch (one message while the circuit is not closed: the next request
+      // is then its probe, which carries one, below); it shrinks to what the claim returned.
       const wanted = circuitBreaker.state === 'closed' ? options.batchMaxMessages : 1;
       const permit = await rateLimiter.acquire(wanted, stopping.signal);
       if (!running) {
